@@ -1,0 +1,507 @@
+import { Emitter, type Channel, type ListenerFor } from "./emitter.js";
+import { GamifyError, invalidArgument } from "./errors.js";
+import type { ActionEvent, BadgeAwardedEvent, BadgeRevokedEvent, GamifyEvent, LevelDownEvent, LevelUpEvent } from "./events.js";
+import { newId } from "./ids.js";
+import { createLeaderboards, type LeaderboardQuery, type LeaderboardView } from "./leaderboard.js";
+import { toLevelCurve, type LevelCurve } from "./levels.js";
+import { memoryAnalytics } from "./memory/analytics.js";
+import { memoryLeaderboards } from "./memory/leaderboards.js";
+import { memoryStorage } from "./memory/storage.js";
+import type { AwardOptions, BadgeOptions, BatchAward, GamifyOptions, MetricOptions } from "./options.js";
+import { checkRules, isThresholdRule, type Rule } from "./rules.js";
+import type { AnalyticsBucket, AnalyticsStore, AwardOutcome, AwardRequest, EventPage, Granularity, UserState } from "./types.js";
+import {
+  checkAmount,
+  checkBadge,
+  checkCount,
+  checkIdempotencyKey,
+  checkMetadata,
+  checkMetric,
+  checkTimestamp,
+  checkUserId,
+  describe,
+} from "./validate.js";
+
+/** The result of a points award. */
+export interface AwardResult {
+  readonly userId: string;
+  readonly metric: string;
+  /** The applied change: positive for additions, negative for deductions (clamped by a floor). */
+  readonly delta: number;
+  readonly total: number;
+  readonly previousTotal: number;
+  /** The metric's level after the award; null when the metric has no levels. */
+  readonly level: number | null;
+  readonly previousLevel: number | null;
+  /** True when an earlier call with the same idempotency key applied; this is its result. */
+  readonly replayed: boolean;
+  /** The points event and any `level_up`/`level_down` events this award caused. */
+  readonly events: readonly GamifyEvent[];
+}
+
+/** The result of {@link Gamify.awardBadge}. */
+export interface BadgeResult {
+  readonly userId: string;
+  readonly badge: string;
+  /** False when the user already held the badge. */
+  readonly awarded: boolean;
+  readonly awardedAt: number;
+  readonly events: readonly GamifyEvent[];
+}
+
+/** The result of {@link Gamify.revokeBadge}. */
+export interface RevokeResult {
+  readonly userId: string;
+  readonly badge: string;
+  readonly revoked: boolean;
+  readonly events: readonly GamifyEvent[];
+}
+
+/** Progress of {@link Gamify.backfillRules}. */
+export interface BackfillProgress {
+  /** Users evaluated so far. */
+  readonly users: number;
+  /** Rule firings so far. */
+  readonly fired: number;
+}
+
+/** The engine. Create one with {@link createGamify}. */
+export interface Gamify {
+  /** Adds points (a positive safe integer) to a user's metric. */
+  addPoints(userId: string, amount: number, options?: AwardOptions): Promise<AwardResult>;
+  /** Deducts points; the metric's `floor` (if any) clamps the total. */
+  removePoints(userId: string, amount: number, options?: AwardOptions): Promise<AwardResult>;
+  /** Many awards in one call: each user's awards apply together or not at all. Results follow input order. */
+  batch(awards: readonly BatchAward[]): Promise<AwardResult[]>;
+  /** Gives a badge once; a second award returns `awarded: false`. */
+  awardBadge(userId: string, badge: string, options?: BadgeOptions): Promise<BadgeResult>;
+  /** Takes a badge away. */
+  revokeBadge(userId: string, badge: string, options?: BadgeOptions): Promise<RevokeResult>;
+  /** Records something the user did (for count rules and analytics). */
+  track(userId: string, action: string, options?: { metadata?: Record<string, unknown>; at?: number | Date }): Promise<ActionEvent>;
+  /** The user's state, or null when unknown. */
+  getUser(userId: string): Promise<UserState | null>;
+  /** Removes a user's state, event log and leaderboard entries. False when unknown. */
+  deleteUser(userId: string): Promise<boolean>;
+  /** A user's event log, oldest first, by pages. */
+  events(userId: string, options?: { cursor?: string; limit?: number }): Promise<EventPage>;
+  /** A leaderboard of a metric for a period (default all-time). */
+  leaderboard(metric: string, query?: LeaderboardQuery): LeaderboardView;
+  /** Aggregated activity; throws NOT_FOUND when analytics are disabled. */
+  readonly analytics: {
+    aggregate(options: { granularity: Granularity; from: number | Date; to: number | Date }): Promise<AnalyticsBucket[]>;
+    activeUsers(options: { granularity: Granularity; at?: number | Date }): Promise<number>;
+  };
+  /** Evaluates every rule against every existing user (after adding rules to a running system). */
+  backfillRules(options?: { batchSize?: number; onProgress?: (progress: BackfillProgress) => void }): Promise<BackfillProgress>;
+  /** Subscribes to an event type, `"*"` (all events) or `"error"` (listener failures); returns an unsubscribe function. */
+  on<C extends Channel>(channel: C, listener: ListenerFor<C>): () => void;
+  /** Subscribes for one event. */
+  once<C extends Channel>(channel: C, listener: ListenerFor<C>): () => void;
+  /** Unsubscribes. */
+  off<C extends Channel>(channel: C, listener: ListenerFor<C>): void;
+  /** Checks storage, leaderboards; throws `STORAGE_UNAVAILABLE` when one is down. */
+  health(): Promise<void>;
+  /** Waits for in-flight calls, then closes every store. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Rules may award points that trigger rules; this bounds the chain. */
+const MAX_RULE_DEPTH = 8;
+
+type PointsEvent = AwardRequest["event"];
+
+interface PlannedAward {
+  readonly index: number;
+  readonly userId: string;
+  readonly metric: string;
+  readonly request: AwardRequest;
+}
+
+/**
+ * Creates an engine. Every option has a default, so `createGamify()` runs in memory.
+ *
+ * @example
+ * const gk = createGamify({ levels: { xp: levels.quadratic({ base: 100 }) } });
+ * await gk.addPoints("alice", 50, { metric: "xp" });
+ */
+export function createGamify(options: GamifyOptions = {}): Gamify {
+  const storage = options.storage ?? memoryStorage();
+  const boardStore = options.leaderboardStore ?? memoryLeaderboards();
+  const analytics: AnalyticsStore | undefined = options.analytics === false ? undefined : (options.analytics ?? memoryAnalytics());
+  const clock = options.clock ?? Date.now;
+  const generateId = options.generateId ?? newId;
+  const defaultMetric = checkMetric(options.defaultMetric ?? "points");
+
+  const curves = new Map<string, LevelCurve>();
+  for (const [metric, definition] of Object.entries(options.levels ?? {})) curves.set(checkMetric(metric), toLevelCurve(definition));
+  const metricOptions = new Map<string, MetricOptions>();
+  for (const [metric, opts] of Object.entries(options.metrics ?? {})) {
+    checkMetric(metric);
+    if (opts.floor !== undefined && !Number.isSafeInteger(opts.floor)) {
+      throw invalidArgument(`metrics.${metric}.floor must be a safe integer; got ${describe(opts.floor)}.`, { field: "floor" });
+    }
+    metricOptions.set(metric, opts);
+  }
+  const ruleList: Rule[] = (options.rules ?? []).flat() as Rule[];
+  checkRules(ruleList, defaultMetric);
+  const boards = createLeaderboards(boardStore, options.leaderboards ?? [], clock);
+
+  const emitter = new Emitter();
+  const inFlight = new Set<Promise<unknown>>();
+  let closed = false;
+
+  /** Runs a public call: refuses after close and lets close() wait for it. */
+  const run = <T>(work: () => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new GamifyError("CLOSED", "This engine was closed; create a new one with createGamify()."));
+    const promise = work();
+    inFlight.add(promise);
+    const done = () => inFlight.delete(promise);
+    promise.then(done, done);
+    return promise;
+  };
+
+  const timestamp = (at: number | Date | undefined): number => (at === undefined ? clock() : checkTimestamp(at));
+
+  const levelEvents = (userId: string, metric: string, outcome: AwardOutcome): (LevelUpEvent | LevelDownEvent)[] => {
+    const events: (LevelUpEvent | LevelDownEvent)[] = [];
+    const { id, at } = outcome.event;
+    // Ids derive from the points event so a replay reconstructs the very same events.
+    for (let level = outcome.previousLevel + 1; level <= outcome.level; level++) {
+      events.push({ id: `${id}:level:${level}`, type: "level_up", userId, at, metric, level, previousLevel: level - 1 });
+    }
+    for (let level = outcome.previousLevel - 1; level >= outcome.level; level--) {
+      events.push({ id: `${id}:level:${level}`, type: "level_down", userId, at, metric, level, previousLevel: level + 1 });
+    }
+    return events;
+  };
+
+  /** Delivers events to listeners and analytics, then lets rules react. */
+  const publish = async (events: readonly GamifyEvent[], depth: number): Promise<void> => {
+    for (const event of events) emitter.emit(event);
+    if (analytics) {
+      try {
+        for (const event of events) await analytics.record(event);
+      } catch (error) {
+        emitter.reportError(error);
+      }
+    }
+    if (ruleList.length > 0 && depth < MAX_RULE_DEPTH) {
+      for (const event of events) await evaluateRules(event, depth);
+    }
+  };
+
+  const planAward = (index: number, item: BatchAward, at: number): PlannedAward => {
+    const userId = checkUserId(item.userId);
+    const metric = checkMetric(item.metric ?? defaultMetric);
+    const amount = checkAmount(item.amount);
+    const type = item.type ?? "add";
+    if (type !== "add" && type !== "remove") throw invalidArgument(`type must be "add" or "remove"; got ${describe(type)}.`, { field: "type" });
+    const metadata = checkMetadata(item.metadata);
+    if (item.reason !== undefined && (typeof item.reason !== "string" || item.reason.length > 256)) {
+      throw invalidArgument("reason must be a string of at most 256 characters.", { field: "reason" });
+    }
+    const event = {
+      id: generateId(),
+      type: type === "add" ? "points_added" : "points_removed",
+      userId,
+      at: item.at === undefined ? at : checkTimestamp(item.at),
+      metric,
+      delta: amount,
+      total: 0,
+      ...(item.reason === undefined ? {} : { reason: item.reason }),
+      ...(metadata === undefined ? {} : { metadata }),
+    } as PointsEvent;
+    const curve = curves.get(metric);
+    const opts = metricOptions.get(metric);
+    const request: AwardRequest = {
+      metric,
+      delta: type === "add" ? amount : -amount,
+      event,
+      ...(item.idempotencyKey === undefined ? {} : { idempotencyKey: checkIdempotencyKey(item.idempotencyKey) }),
+      ...(opts?.floor === undefined ? {} : { floor: opts.floor }),
+      ...(curve ? { level: { levelFor: (p: number) => curve.levelFor(p), followDown: opts?.levelsFollowDown === true } } : {}),
+    };
+    return { index, userId, metric, request };
+  };
+
+  /** Applies one user's planned awards atomically, then updates boards and publishes. */
+  const applyForUser = async (userId: string, planned: readonly PlannedAward[], depth: number): Promise<AwardResult[]> => {
+    const outcomes = await storage.applyAwards(
+      userId,
+      planned.map((p) => p.request),
+      clock(),
+    );
+    const results: AwardResult[] = [];
+    const fresh: GamifyEvent[] = [];
+    const derived: GamifyEvent[] = [];
+    for (const [i, outcome] of outcomes.entries()) {
+      const { metric } = planned[i] as PlannedAward;
+      const hasLevels = curves.has(metric);
+      const levelChanges = hasLevels ? levelEvents(userId, metric, outcome) : [];
+      const events = outcome.delta === 0 ? levelChanges : [outcome.event, ...levelChanges];
+      if (!outcome.replayed) {
+        fresh.push(...events);
+        derived.push(...levelChanges);
+        if (outcome.delta !== 0) {
+          try {
+            await boards.record(metric, userId, outcome.delta, outcome.event.at);
+          } catch (error) {
+            emitter.reportError(error, outcome.event);
+          }
+        }
+      }
+      results.push({
+        userId,
+        metric,
+        delta: outcome.delta,
+        total: outcome.total,
+        previousTotal: outcome.previousTotal,
+        level: hasLevels ? outcome.level : null,
+        previousLevel: hasLevels ? outcome.previousLevel : null,
+        replayed: outcome.replayed,
+        events,
+      });
+    }
+    if (derived.length > 0) await storage.appendEvents(derived);
+    await publish(fresh, depth);
+    return results;
+  };
+
+  const award = (userId: string, amount: number, options: AwardOptions, type: "add" | "remove", depth = 0) =>
+    run(async () => {
+      const planned = planAward(0, { ...options, userId, amount, type }, clock());
+      const [result] = await applyForUser(planned.userId, [planned], depth);
+      return result as AwardResult;
+    });
+
+  const grantBadge = async (userId: string, badge: string, options: BadgeOptions & { ruleId?: string }, depth: number): Promise<BadgeResult> => {
+    checkUserId(userId);
+    checkBadge(badge);
+    const metadata = checkMetadata(options.metadata);
+    const event: BadgeAwardedEvent = {
+      id: generateId(),
+      type: "badge_awarded",
+      userId,
+      at: timestamp(options.at),
+      badge,
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
+      ...(metadata === undefined ? {} : { metadata }),
+      ...(options.ruleId === undefined ? {} : { ruleId: options.ruleId }),
+    };
+    const { awarded, awardedAt } = await storage.awardBadge(userId, badge, event);
+    if (awarded) await publish([event], depth);
+    return { userId, badge, awarded, awardedAt, events: awarded ? [event] : [] };
+  };
+
+  /** Fires the rules an event may satisfy; each rule at most once per user (claimOnce). */
+  const evaluateRules = async (event: GamifyEvent, depth: number): Promise<number> => {
+    let fired = 0;
+    for (const rule of ruleList) {
+      try {
+        if (!(await ruleMatches(rule, event))) continue;
+        if (!(await storage.claimOnce(event.userId, `rule:${rule.id}`, event.at))) continue;
+        fired++;
+        await giveReward(rule, event.userId, event.at, depth + 1);
+      } catch (error) {
+        emitter.reportError(error, event);
+      }
+    }
+    return fired;
+  };
+
+  const ruleMatches = async (rule: Rule, event: GamifyEvent): Promise<boolean> => {
+    if (isThresholdRule(rule)) {
+      return (event.type === "points_added" || event.type === "points_removed") && event.metric === rule.when.metric && event.total >= rule.when.reaches;
+    }
+    const { when } = rule;
+    if (event.type !== when.event) return false;
+    if (when.action !== undefined && (event.type !== "action" || event.action !== when.action)) return false;
+    const count = await storage.countEvents(event.userId, {
+      type: when.event,
+      action: when.action,
+      since: when.withinMs === undefined ? undefined : event.at - when.withinMs,
+    });
+    return count >= when.times;
+  };
+
+  const giveReward = async (rule: Rule, userId: string, at: number, depth: number): Promise<void> => {
+    const reason = `rule:${rule.id}`;
+    if (rule.award.badge !== undefined) await grantBadge(userId, rule.award.badge, { reason, ruleId: rule.id, at }, depth);
+    if (rule.award.points !== undefined) {
+      const planned = planAward(0, { userId, amount: rule.award.points.amount, metric: rule.award.points.metric ?? defaultMetric, reason, idempotencyKey: reason, at }, at);
+      await applyForUser(userId, [{ ...planned, request: { ...planned.request, event: { ...planned.request.event, ruleId: rule.id } as PointsEvent } }], depth);
+    }
+  };
+
+  const gk: Gamify = {
+    addPoints: (userId, amount, options = {}) => award(userId, amount, options, "add"),
+    removePoints: (userId, amount, options = {}) => award(userId, amount, options, "remove"),
+
+    batch: (awards) =>
+      run(async () => {
+        if (!Array.isArray(awards) || awards.length === 0 || awards.length > 1000) {
+          throw invalidArgument("batch takes an array of 1 to 1000 awards.", { field: "awards" });
+        }
+        const now = clock();
+        // Validate everything before touching storage, so bad input changes nothing.
+        const planned = awards.map((item, index) => planAward(index, item, now));
+        const byUser = new Map<string, PlannedAward[]>();
+        for (const p of planned) {
+          const list = byUser.get(p.userId);
+          if (list) list.push(p);
+          else byUser.set(p.userId, [p]);
+        }
+        const results = new Array<AwardResult>(planned.length);
+        const settled = await Promise.allSettled(
+          [...byUser].map(async ([userId, list]) => {
+            const userResults = await applyForUser(userId, list, 0);
+            list.forEach((p, i) => (results[p.index] = userResults[i] as AwardResult));
+          }),
+        );
+        const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+        if (failure) throw failure.reason;
+        return results;
+      }),
+
+    awardBadge: (userId, badge, options = {}) => run(() => grantBadge(userId, badge, options, 0)),
+
+    revokeBadge: (userId, badge, options = {}) =>
+      run(async () => {
+        checkUserId(userId);
+        checkBadge(badge);
+        const event: BadgeRevokedEvent = {
+          id: generateId(),
+          type: "badge_revoked",
+          userId,
+          at: timestamp(options.at),
+          badge,
+          ...(options.reason === undefined ? {} : { reason: options.reason }),
+        };
+        const revoked = await storage.revokeBadge(userId, badge, event);
+        if (revoked) await publish([event], 0);
+        return { userId, badge, revoked, events: revoked ? [event] : [] };
+      }),
+
+    track: (userId, action, options = {}) =>
+      run(async () => {
+        checkUserId(userId);
+        checkMetric(action);
+        const metadata = checkMetadata(options.metadata);
+        const event: ActionEvent = {
+          id: generateId(),
+          type: "action",
+          userId,
+          at: timestamp(options.at),
+          action,
+          ...(metadata === undefined ? {} : { metadata }),
+        };
+        await storage.appendEvents([event]);
+        await publish([event], 0);
+        return event;
+      }),
+
+    getUser: (userId) => run(() => storage.getUser(checkUserId(userId))),
+
+    deleteUser: (userId) =>
+      run(async () => {
+        checkUserId(userId);
+        const existed = await storage.deleteUser(userId);
+        await boardStore.removeUser(userId);
+        if (analytics) await analytics.forgetUser(userId);
+        if (existed) emitter.emit({ id: generateId(), type: "user_deleted", userId, at: clock() });
+        return existed;
+      }),
+
+    events: (userId, options = {}) =>
+      run(() => {
+        checkUserId(userId);
+        const limit = checkCount(options.limit ?? 50, "limit", { min: 1, max: 1000 });
+        return storage.readEvents(userId, { cursor: options.cursor, limit });
+      }),
+
+    leaderboard: (metric, query = {}) => boards.view(checkMetric(metric), query, run),
+
+    analytics: {
+      aggregate: ({ granularity, from, to }) =>
+        run(() => needAnalytics().aggregate({ granularity: checkGranularity(granularity), from: checkTimestamp(from, "from"), to: checkTimestamp(to, "to") })),
+      activeUsers: ({ granularity, at }) =>
+        run(() => needAnalytics().activeUsers({ granularity: checkGranularity(granularity), at: timestamp(at) })),
+    },
+
+    backfillRules: ({ batchSize = 100, onProgress } = {}) =>
+      run(async () => {
+        checkCount(batchSize, "batchSize", { min: 1, max: 10_000 });
+        let users = 0;
+        let fired = 0;
+        let cursor: string | undefined;
+        do {
+          const page = await storage.listUsers({ cursor, limit: batchSize });
+          for (const userId of page.userIds) {
+            fired += await backfillUser(userId);
+            users++;
+          }
+          onProgress?.({ users, fired });
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor !== undefined);
+        return { users, fired };
+      }),
+
+    on: (channel, listener) => emitter.on(channel, listener),
+    once: (channel, listener) => emitter.once(channel, listener),
+    off: (channel, listener) => emitter.off(channel, listener),
+
+    health: () => run(async () => {
+      await storage.health();
+      await boardStore.health();
+    }),
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([...inFlight]);
+      await Promise.all([storage.close(), boardStore.close(), analytics?.close()]);
+      emitter.clear();
+    },
+  };
+
+  /** Evaluates every rule for one user against their current state. */
+  const backfillUser = async (userId: string): Promise<number> => {
+    const state = await storage.getUser(userId);
+    if (!state) return 0;
+    const now = clock();
+    let fired = 0;
+    for (const rule of ruleList) {
+      let matches: boolean;
+      if (isThresholdRule(rule)) {
+        matches = (state.points[rule.when.metric] ?? 0) >= rule.when.reaches;
+      } else {
+        const { when } = rule;
+        const count = await storage.countEvents(userId, {
+          type: when.event,
+          action: when.action,
+          since: when.withinMs === undefined ? undefined : now - when.withinMs,
+        });
+        matches = count >= when.times;
+      }
+      if (!matches || !(await storage.claimOnce(userId, `rule:${rule.id}`, now))) continue;
+      fired++;
+      await giveReward(rule, userId, now, 1);
+    }
+    return fired;
+  };
+
+  function needAnalytics(): AnalyticsStore {
+    if (!analytics) throw new GamifyError("NOT_FOUND", "Analytics are disabled (analytics: false); pass an AnalyticsStore to createGamify to enable them.");
+    return analytics;
+  }
+
+  return gk;
+}
+
+function checkGranularity(value: unknown): Granularity {
+  if (value !== "day" && value !== "week" && value !== "month") {
+    throw invalidArgument(`granularity must be "day", "week" or "month"; got ${describe(value)}.`, { field: "granularity" });
+  }
+  return value;
+}

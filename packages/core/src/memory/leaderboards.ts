@@ -1,0 +1,324 @@
+import { GamifyError } from "../errors.js";
+import type { LeaderboardStore, RankMode, RankedEntry } from "../types.js";
+import { OrderedIndex } from "./ordered-index.js";
+
+/** A user's place on one board; mutated in place so score changes allocate nothing. */
+interface Entry {
+  score: number;
+  seq: number;
+}
+
+interface Board {
+  readonly name: string;
+  readonly index: OrderedIndex;
+  readonly byUser: Map<string, Entry>;
+  expiresAt: number | undefined;
+}
+
+/** Expired boards are swept on writes at most this often; reads drop them lazily anyway. */
+const SWEEP_INTERVAL_MS = 60_000;
+
+/** Above this many updates in one call, repeated boards are found with a map instead of a scan. */
+const LINEAR_SCAN_MAX = 8;
+
+function closedError(): GamifyError {
+  return new GamifyError("CLOSED", "The memory leaderboard store is closed.");
+}
+
+function checkMode(mode: unknown): RankMode {
+  if (mode !== "standard" && mode !== "dense" && mode !== "ordinal") {
+    throw new GamifyError("INVALID_ARGUMENT", `mode must be "standard", "dense" or "ordinal"; got ${String(mode)}.`, {
+      details: { field: "mode" },
+    });
+  }
+  return mode;
+}
+
+function checkCount(value: unknown, field: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new GamifyError("INVALID_ARGUMENT", `${field} must be a non-negative integer; got ${String(value)}.`, {
+      details: { field },
+    });
+  }
+  return value;
+}
+
+/** Integers outside the safe range are OUT_OF_RANGE; anything else that is not an integer is a bad argument. */
+function checkScore(value: unknown, field: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new GamifyError("INVALID_ARGUMENT", `${field} must be an integer; got ${String(value)}.`, { details: { field } });
+  }
+  if (!Number.isSafeInteger(value)) throw outOfRange(field, value);
+  return value;
+}
+
+function outOfRange(field: string, value: number): GamifyError {
+  return new GamifyError("OUT_OF_RANGE", `${field} would leave the safe-integer range (got ${value}).`, {
+    details: { field, value, max: Number.MAX_SAFE_INTEGER, min: Number.MIN_SAFE_INTEGER },
+  });
+}
+
+class MemoryLeaderboardStore implements LeaderboardStore {
+  readonly name = "memory";
+  private boards = new Map<string, Board>();
+  /** Boards each user is on, so removeUser costs O(that user's boards). */
+  private userBoards = new Map<string, Set<Board>>();
+  /** Boards with an expiry, so a sweep skips the rest. */
+  private expiring = new Set<Board>();
+  /** Tie-break stamp: the store-wide order in which scores last changed. */
+  private seq = 0;
+  private lastSweep = 0;
+  private closed = false;
+
+  async increment(
+    updates: readonly { readonly board: string; readonly delta: number; readonly expiresAt?: number | undefined }[],
+    userId: string,
+  ): Promise<number[]> {
+    this.assertOpen();
+    const n = updates.length;
+    const totals = new Array<number>(n);
+    // Validate everything before touching anything, so a failed call changes nothing.
+    const pending = n > LINEAR_SCAN_MAX ? new Map<string, number>() : undefined;
+    for (let u = 0; u < n; u++) {
+      const update = updates[u]!;
+      const delta = checkScore(update.delta, "delta");
+      if (update.expiresAt !== undefined && (typeof update.expiresAt !== "number" || Number.isNaN(update.expiresAt))) {
+        throw new GamifyError("INVALID_ARGUMENT", `expiresAt must be epoch milliseconds; got ${String(update.expiresAt)}.`, {
+          details: { field: "expiresAt" },
+        });
+      }
+      // A board repeated within the call accumulates from its earlier total.
+      let base: number | undefined;
+      if (pending === undefined) {
+        for (let p = u - 1; p >= 0; p--) {
+          if (updates[p]!.board === update.board) {
+            base = totals[p]!;
+            break;
+          }
+        }
+      } else {
+        base = pending.get(update.board);
+      }
+      base ??= this.live(update.board)?.byUser.get(userId)?.score ?? 0;
+      const total = base + delta;
+      if (!Number.isSafeInteger(total)) throw outOfRange(`score on board ${update.board}`, total);
+      totals[u] = total;
+      pending?.set(update.board, total);
+    }
+    for (let u = 0; u < n; u++) {
+      const update = updates[u]!;
+      // Phase one already dropped expired boards; re-checking here could split a call across two boards.
+      const board = this.boards.get(update.board) ?? this.create(update.board);
+      if (update.expiresAt !== undefined) {
+        board.expiresAt = update.expiresAt;
+        this.expiring.add(board);
+      }
+      this.write(board, userId, totals[u]!);
+    }
+    this.maybeSweep();
+    return totals;
+  }
+
+  async set(board: string, userId: string, score: number): Promise<void> {
+    this.assertOpen();
+    const value = checkScore(score, "score");
+    this.write(this.live(board) ?? this.create(board), userId, value);
+    this.maybeSweep();
+  }
+
+  async remove(board: string, userId: string): Promise<boolean> {
+    this.assertOpen();
+    const b = this.live(board);
+    const entry = b?.byUser.get(userId);
+    if (b === undefined || entry === undefined) return false;
+    b.index.delete(entry.score, entry.seq);
+    b.byUser.delete(userId);
+    const mine = this.userBoards.get(userId);
+    if (mine !== undefined) {
+      mine.delete(b);
+      if (mine.size === 0) this.userBoards.delete(userId);
+    }
+    if (b.byUser.size === 0) this.drop(b);
+    return true;
+  }
+
+  async removeUser(userId: string): Promise<void> {
+    this.assertOpen();
+    const mine = this.userBoards.get(userId);
+    if (mine === undefined) return;
+    // Forget the set first so dropping an emptied board does not edit it mid-iteration.
+    this.userBoards.delete(userId);
+    for (const b of mine) {
+      const entry = b.byUser.get(userId);
+      if (entry === undefined) continue;
+      b.index.delete(entry.score, entry.seq);
+      b.byUser.delete(userId);
+      if (b.byUser.size === 0) this.drop(b);
+    }
+  }
+
+  async top(board: string, options: { offset: number; limit: number; mode: RankMode }): Promise<RankedEntry[]> {
+    this.assertOpen();
+    const offset = checkCount(options.offset, "offset");
+    const limit = checkCount(options.limit, "limit");
+    const mode = checkMode(options.mode);
+    const b = this.live(board);
+    if (b === undefined) return [];
+    return page(b.index, offset, offset + limit, mode);
+  }
+
+  async rank(board: string, userId: string, mode: RankMode): Promise<RankedEntry | null> {
+    this.assertOpen();
+    checkMode(mode);
+    const b = this.live(board);
+    const entry = b?.byUser.get(userId);
+    if (b === undefined || entry === undefined) return null;
+    const index = b.index;
+    const rank =
+      mode === "ordinal"
+        ? index.positionOf(entry.score, entry.seq)
+        : mode === "standard"
+          ? index.countAbove(entry.score)
+          : index.distinctAbove(entry.score);
+    return { userId, score: entry.score, rank: rank + 1 };
+  }
+
+  async around(board: string, userId: string, options: { radius: number; mode: RankMode }): Promise<RankedEntry[]> {
+    this.assertOpen();
+    const radius = checkCount(options.radius, "radius");
+    const mode = checkMode(options.mode);
+    const b = this.live(board);
+    const entry = b?.byUser.get(userId);
+    if (b === undefined || entry === undefined) return [];
+    const index = b.index;
+    const pos = index.positionOf(entry.score, entry.seq);
+    const width = 2 * radius + 1;
+    // Shift the window off the edges so it stays full when the board is big enough.
+    const start = Math.max(0, Math.min(pos - radius, index.size - width));
+    return page(index, start, start + width, mode);
+  }
+
+  async count(board: string): Promise<number> {
+    this.assertOpen();
+    return this.live(board)?.index.size ?? 0;
+  }
+
+  async countAround(board: string, score: number): Promise<{ above: number; equal: number }> {
+    this.assertOpen();
+    if (typeof score !== "number" || Number.isNaN(score)) {
+      throw new GamifyError("INVALID_ARGUMENT", `score must be a number; got ${String(score)}.`, { details: { field: "score" } });
+    }
+    const b = this.live(board);
+    if (b === undefined) return { above: 0, equal: 0 };
+    const above = b.index.countAbove(score);
+    return { above, equal: b.index.countAtLeast(score) - above };
+  }
+
+  async health(): Promise<void> {
+    this.assertOpen();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.boards.clear();
+    this.userBoards.clear();
+    this.expiring.clear();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw closedError();
+  }
+
+  /** The board, unless it is absent or expired (an expired board is dropped on the spot). */
+  private live(name: string): Board | undefined {
+    const b = this.boards.get(name);
+    if (b !== undefined && b.expiresAt !== undefined && b.expiresAt <= Date.now()) {
+      this.drop(b);
+      return undefined;
+    }
+    return b;
+  }
+
+  private create(name: string): Board {
+    const b: Board = { name, index: new OrderedIndex(), byUser: new Map(), expiresAt: undefined };
+    this.boards.set(name, b);
+    return b;
+  }
+
+  /** Sets a score; re-stamps the tie-break only when the score actually changes. */
+  private write(b: Board, userId: string, score: number): void {
+    const entry = b.byUser.get(userId);
+    if (entry === undefined) {
+      const seq = ++this.seq;
+      b.byUser.set(userId, { score, seq });
+      b.index.insert(score, seq, userId);
+      let mine = this.userBoards.get(userId);
+      if (mine === undefined) {
+        mine = new Set();
+        this.userBoards.set(userId, mine);
+      }
+      mine.add(b);
+    } else if (entry.score !== score) {
+      b.index.delete(entry.score, entry.seq);
+      const seq = ++this.seq;
+      b.index.insert(score, seq, userId);
+      entry.score = score;
+      entry.seq = seq;
+    }
+  }
+
+  /** Forgets a board and its users' links to it; O(users on the board). */
+  private drop(b: Board): void {
+    if (this.boards.get(b.name) === b) this.boards.delete(b.name);
+    this.expiring.delete(b);
+    for (const userId of b.byUser.keys()) {
+      const mine = this.userBoards.get(userId);
+      if (mine === undefined) continue;
+      mine.delete(b);
+      if (mine.size === 0) this.userBoards.delete(userId);
+    }
+  }
+
+  private maybeSweep(): void {
+    if (this.expiring.size === 0) return;
+    const now = Date.now();
+    if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
+    this.lastSweep = now;
+    for (const b of this.expiring) if (b.expiresAt !== undefined && b.expiresAt <= now) this.drop(b);
+  }
+}
+
+/** Entries at ordinal positions `[start, end)`, ranked by `mode`. */
+function page(index: OrderedIndex, start: number, end: number, mode: RankMode): RankedEntry[] {
+  const out: RankedEntry[] = [];
+  let prev = NaN;
+  let rank = 0;
+  index.forEachInRange(start, end, (userId, score, _seq, pos) => {
+    if (mode === "ordinal") rank = pos + 1;
+    else if (out.length === 0) rank = 1 + (mode === "standard" ? index.countAbove(score) : index.distinctAbove(score));
+    // Within a page every score between two neighbours is present, so ranks follow by counting.
+    else if (score !== prev) rank = mode === "standard" ? pos + 1 : rank + 1;
+    prev = score;
+    out.push({ userId, score, rank });
+  });
+  return out;
+}
+
+/**
+ * An in-memory {@link LeaderboardStore}: ranks, pages and windows in O(log n) per call, for
+ * tests, single-process apps and as the reference the other adapters are checked against.
+ * State lives in the process and is lost on exit; nothing is shared between instances.
+ *
+ * @example
+ * ```ts
+ * const boards = memoryLeaderboards();
+ * await boards.increment([{ board: "points:all", delta: 10 }], "ana");
+ * await boards.increment([{ board: "points:all", delta: 10 }], "ben");
+ * await boards.rank("points:all", "ben", "standard"); // { userId: "ben", score: 10, rank: 1 }
+ * await boards.rank("points:all", "ben", "ordinal"); // { userId: "ben", score: 10, rank: 2 }
+ * ```
+ */
+export function memoryLeaderboards(): LeaderboardStore {
+  return new MemoryLeaderboardStore();
+}

@@ -1,0 +1,82 @@
+import { invalidArgument } from "./errors.js";
+
+/** Ids, metric and badge names: 1–128 characters from a URL- and key-safe set. */
+const NAME = /^[A-Za-z0-9_.:@|-]{1,128}$/;
+
+function checkName(kind: string, value: unknown): string {
+  if (typeof value !== "string" || !NAME.test(value)) {
+    throw invalidArgument(
+      `${kind} must be a string of 1-128 characters from A-Z a-z 0-9 _ - . : @ | (got ${describe(value)}).`,
+      { field: kind, value: typeof value === "string" ? value.slice(0, 200) : typeof value },
+    );
+  }
+  return value;
+}
+
+/** Validates a user id. */
+export const checkUserId = (value: unknown): string => checkName("userId", value);
+/** Validates a metric name. */
+export const checkMetric = (value: unknown): string => checkName("metric", value);
+/** Validates a badge name. */
+export const checkBadge = (value: unknown): string => checkName("badge", value);
+/** Validates an idempotency key (same charset, up to 128 characters). */
+export const checkIdempotencyKey = (value: unknown): string => checkName("idempotencyKey", value);
+
+/** Validates an award amount: a positive safe integer. */
+export function checkAmount(value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    throw invalidArgument(
+      `amount must be a positive safe integer (1 to ${Number.MAX_SAFE_INTEGER}); got ${describe(value)}. ` +
+        "Use removePoints to deduct.",
+      { field: "amount" },
+    );
+  }
+  return value;
+}
+
+/** Validates a timestamp in epoch milliseconds (or a Date). */
+export function checkTimestamp(value: unknown, field = "at"): number {
+  const ms = value instanceof Date ? value.getTime() : value;
+  if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms < 0) {
+    throw invalidArgument(`${field} must be a Date or epoch milliseconds (a non-negative integer); got ${describe(value)}.`, {
+      field,
+    });
+  }
+  return ms;
+}
+
+/** Validates a positive integer option such as `limit` or `radius`. */
+export function checkCount(value: unknown, field: string, { min = 0, max = 10_000 } = {}): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(`${field} must be an integer from ${min} to ${max}; got ${describe(value)}.`, { field });
+  }
+  return value;
+}
+
+/** Metadata must be a plain JSON object so every adapter can store it. */
+export function checkMetadata(value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw invalidArgument(`metadata must be a plain object; got ${describe(value)}.`, { field: "metadata" });
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (cause) {
+    throw invalidArgument("metadata must be JSON-serialisable (no cycles, no BigInt).", { field: "metadata", cause: String(cause) });
+  }
+  if (json.length > 16_384) {
+    throw invalidArgument(`metadata must serialise to at most 16 KiB of JSON; got ${json.length} characters.`, {
+      field: "metadata",
+    });
+  }
+  return JSON.parse(json) as Record<string, unknown>;
+}
+
+/** Short, safe rendering of a bad value for an error message. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) return String(value);
+  if (typeof value === "bigint") return `${value}n`;
+  return Array.isArray(value) ? "an array" : typeof value;
+}

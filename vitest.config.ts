@@ -1,0 +1,25 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+// Tests run on the TypeScript sources, so `pnpm vitest` needs no build first.
+export default defineConfig({
+  resolve: {
+    alias: {
+      "@gamifykit/core": src("core"),
+      "@gamifykit/adapter-tests": src("adapter-tests"),
+    },
+  },
+  test: {
+    include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    coverage: {
+      provider: "v8",
+      include: ["packages/core/src/**/*.ts"],
+      reporter: ["text", "text-summary"],
+      thresholds: { lines: 90 },
+    },
+  },
+});
