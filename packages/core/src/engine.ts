@@ -154,7 +154,8 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
   /** Runs a public call: refuses after close and lets close() wait for it. */
   const run = <T>(work: () => Promise<T>): Promise<T> => {
     if (closed) return Promise.reject(new GamifyError("CLOSED", "This engine was closed; create a new one with createGamify()."));
-    const promise = work();
+    // Async wrapper: a validation error thrown synchronously still arrives as a rejection.
+    const promise = (async () => work())();
     inFlight.add(promise);
     const done = () => inFlight.delete(promise);
     promise.then(done, done);

@@ -25,6 +25,8 @@ const MAX_KEY_YEAR = 10_000;
 const MAX_KEYS = 10_000;
 /** Valid zones are cached; the cap bounds memory when callers pass many spellings of zones. */
 const MAX_CACHED_ZONES = 1_000;
+/** Day starts memoised per zone: enough for a few years of backfill without unbounded growth. */
+const MAX_CACHED_STARTS = 4_096;
 
 const ALL_RANGE: { start: number; end: number } = { start: Number.MIN_SAFE_INTEGER, end: Number.MAX_SAFE_INTEGER };
 
@@ -40,7 +42,10 @@ interface DayEntry {
 
 interface Zone {
   readonly fmt: Intl.DateTimeFormat;
+  /** The last day bucket computed: consecutive awards almost always fall in it. */
   last: DayEntry | undefined;
+  /** Local day number -> first instant of that day; each costs several Intl calls to compute. */
+  readonly starts: Map<number, number>;
 }
 
 const zones = new Map<string, Zone>();
@@ -83,7 +88,7 @@ function zoneOf(timeZone: unknown): Zone {
     });
   }
   if (zones.size >= MAX_CACHED_ZONES) zones.clear();
-  const zone: Zone = { fmt, last: undefined };
+  const zone: Zone = { fmt, last: undefined, starts: new Map() };
   zones.set(timeZone, zone);
   return zone;
 }
@@ -289,14 +294,24 @@ function offsetAt(zone: Zone, t: number): number {
   return wallAt(zone, t) - Math.floor(t / SECOND) * SECOND;
 }
 
+/** The first instant whose local wall time is at or after 00:00 of local day `days`, memoised. */
+function startOfDay(zone: Zone, days: number): number {
+  const cached = zone.starts.get(days);
+  if (cached !== undefined) return cached;
+  const start = computeStartOfDay(zone, days);
+  if (zone.starts.size >= MAX_CACHED_STARTS) zone.starts.clear();
+  zone.starts.set(days, start);
+  return start;
+}
+
 /**
- * The first instant whose local wall time is at or after 00:00 of local day `days`.
+ * Computes {@link startOfDay}.
  *
  * Offsets a day either side bracket any transition near midnight (offsets stay within ±16 h), so
  * the answer is `T - offset` for one of them, checked against Intl; if neither maps back to
  * midnight, midnight is in a gap and the answer is the transition, found by bisection.
  */
-function startOfDay(zone: Zone, days: number): number {
+function computeStartOfDay(zone: Zone, days: number): number {
   const midnight = days * DAY;
   const before = midnight - offsetAt(zone, midnight - DAY);
   const after = midnight - offsetAt(zone, midnight + DAY);
