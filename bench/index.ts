@@ -1,0 +1,11 @@
+/**
+ * Benchmarks. `pnpm bench` measures; `pnpm bench --quick` only proves they still run (CI).
+ * Every figure is printed beside a comparison measured in the same run.
+ */
+import { engineBench } from "./engine.js";
+import { report, type Row } from "./report.js";
+
+const quick = process.argv.includes("--quick");
+const rows: Row[] = [];
+rows.push(...(await engineBench(quick)));
+report(rows, quick);
