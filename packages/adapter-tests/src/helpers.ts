@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GamifyError, createGamify } from "@gamifykit/core";
+import { GamifyError, type GamifyErrorCode } from "@gamifykit/core";
 
 /**
  * The two functions of a test runner the suites need. Vitest, Jest, Mocha (`it`), `node:test`
@@ -17,15 +17,6 @@ export interface SuiteOptions {
   /** Concurrent awards in the concurrency tests. Default 500. */
   concurrency?: number;
 }
-
-/** The engine type, derived from `createGamify` so the suites follow its signature. */
-export type Gamify = ReturnType<typeof createGamify>;
-/** Options of `createGamify`. */
-export type GamifyConfig = NonNullable<Parameters<typeof createGamify>[0]>;
-/** What `addPoints` resolves to. */
-export type AwardResult = Awaited<ReturnType<Gamify["addPoints"]>>;
-/** An error code of {@link GamifyError}. */
-export type ErrorCode = GamifyError["code"];
 
 export const DEFAULT_CONCURRENCY = 500;
 export const MINUTE = 60_000;
@@ -49,7 +40,7 @@ export function concurrencyOf(options: SuiteOptions): number {
  * Asserts that `action` (a promise, or a function that returns a value or a promise, so
  * synchronous throws count too) fails with a {@link GamifyError} of `code`. Returns the error.
  */
-export async function expectGamifyError(action: Promise<unknown> | (() => unknown), code: ErrorCode, what?: string): Promise<GamifyError> {
+export async function expectGamifyError(action: Promise<unknown> | (() => unknown), code: GamifyErrorCode, what?: string): Promise<GamifyError> {
   const label = what === undefined ? "" : ` (${what})`;
   let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
   try {

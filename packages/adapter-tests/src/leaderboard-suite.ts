@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createGamify, type LeaderboardStore, type RankMode, type RankedEntry } from "@gamifykit/core";
+import { createGamify, type Gamify, type GamifyOptions, type LeaderboardStore, type RankMode, type RankedEntry } from "@gamifykit/core";
 import {
   DAY,
   HOUR,
@@ -12,8 +12,6 @@ import {
   userIds,
   wallTime,
   withCleanup,
-  type Gamify,
-  type GamifyConfig,
   type SuiteOptions,
   type SuiteRunner,
 } from "./helpers.js";
@@ -65,7 +63,7 @@ export function leaderboardSuite(runner: SuiteRunner, factory: () => Leaderboard
   };
 
   /** An engine (memory storage, no analytics) on a fresh leaderboard store; closes both. */
-  const withEngine = async (config: Omit<GamifyConfig, "leaderboardStore">, fn: (gk: Gamify, store: LeaderboardStore) => Promise<void>): Promise<void> => {
+  const withEngine = async (config: Omit<GamifyOptions, "leaderboardStore">, fn: (gk: Gamify, store: LeaderboardStore) => Promise<void>): Promise<void> => {
     const store = await factory();
     const gk = createGamify({ analytics: false, ...config, leaderboardStore: store });
     await withCleanup(
@@ -500,7 +498,8 @@ export function leaderboardSuite(runner: SuiteRunner, factory: () => Leaderboard
               (await gk.leaderboard("xp", { period: "week", at }).top({ limit: 10 })).map((e) => e.userId).sort();
             assert.deepEqual(await users(stamps.first), ["first", "last"]);
             assert.deepEqual(await users(stamps.last), ["first", "last"]);
-            assert.deepEqual(await users(est(firstSunday, 1, 30) + HOUR), ["first", "last"], "the repeated 01:00-02:00 hour");
+            assert.deepEqual(await users(edt(firstSunday, 1, 30)), ["first", "last"], "01:30 EDT, before the clocks go back");
+            assert.deepEqual(await users(est(firstSunday, 1, 30)), ["first", "last"], "01:30 EST, the repeated hour");
             assert.deepEqual(await users(stamps.before), ["before"]);
             assert.deepEqual(await users(stamps.after), ["after"]);
           },
@@ -528,7 +527,11 @@ export function leaderboardSuite(runner: SuiteRunner, factory: () => Leaderboard
               (await gk.leaderboard("xp", { period, at }).top({ limit: 10 })).map((e) => e.userId).sort();
             assert.deepEqual(await users("month", stamps.octoberEnd), ["octoberEnd"]);
             assert.deepEqual(await users("month", stamps.novemberStart), ["dstDayEnd", "dstDayStart", "nextDay", "novemberStart"].sort());
-            assert.deepEqual(await users("day", stamps.dstDayStart), ["dstDayEnd", "dstDayStart"]);
+            // When 1 November is itself the DST Sunday, its first instant is that day's start.
+            const dstDay = firstSunday === 1 ? ["dstDayEnd", "dstDayStart", "novemberStart"] : ["dstDayEnd", "dstDayStart"];
+            assert.deepEqual(await users("day", stamps.dstDayStart), dstDay);
+            assert.deepEqual(await users("day", stamps.dstDayEnd), dstDay);
+            assert.equal(stamps.dstDayEnd + 1 - stamps.dstDayStart, 25 * HOUR, "the DST day lasts 25 hours");
             assert.deepEqual(await users("day", stamps.nextDay), ["nextDay"]);
             if (firstSunday !== 1) assert.deepEqual(await users("day", stamps.novemberStart), ["novemberStart"]);
           },

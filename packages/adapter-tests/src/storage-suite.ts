@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createGamify, levels, type AwardRequest, type GamifyEvent, type LevelDownEvent, type LevelUpEvent, type Storage } from "@gamifykit/core";
+import { createGamify, levels, type AwardRequest, type Gamify, type GamifyEvent, type GamifyOptions, type LevelDownEvent, type LevelUpEvent, type Storage } from "@gamifykit/core";
 import {
   DAY,
   WEEK,
@@ -12,8 +12,6 @@ import {
   suiteTitle,
   userIds,
   withCleanup,
-  type Gamify,
-  type GamifyConfig,
   type SuiteOptions,
   type SuiteRunner,
 } from "./helpers.js";
@@ -79,7 +77,7 @@ export function storageSuite(runner: SuiteRunner, factory: () => Storage | Promi
   };
 
   /** An engine on a fresh storage; closes both. Analytics are off unless the config asks. */
-  const withEngine = async (config: Omit<GamifyConfig, "storage">, fn: (gk: Gamify, storage: Storage) => Promise<void>): Promise<void> => {
+  const withEngine = async (config: Omit<GamifyOptions, "storage">, fn: (gk: Gamify, storage: Storage) => Promise<void>): Promise<void> => {
     const storage = await factory();
     const gk = createGamify({ analytics: false, ...config, storage });
     await withCleanup(
@@ -553,6 +551,11 @@ export function storageSuite(runner: SuiteRunner, factory: () => Storage | Promi
           const atFloor = await gk.removePoints("saver", 10, { metric: "coins" });
           assertSameNumber(atFloor.delta, 0, "nothing left to remove");
           assert.equal(atFloor.total, 0);
+          assert.deepEqual(
+            (await allEvents(gk, "saver")).map((e) => e.type),
+            ["points_added", "points_removed"],
+            "a deduction that removed nothing is not logged",
+          );
           const fresh = await gk.removePoints("newcomer", 10, { metric: "coins" });
           assertSameNumber(fresh.delta, 0);
           assert.equal(fresh.total, 0);
@@ -703,6 +706,21 @@ export function storageSuite(runner: SuiteRunner, factory: () => Storage | Promi
           const results = await Promise.all(chunks.map((chunk) => gk.batch(chunk)));
           assert.equal(results.flat().length, n);
           for (const [userId, total] of expected) assert.equal((await gk.getUser(userId))?.points.points, total, userId);
+        }));
+
+      test("an idempotency key repeated within one batch applies once", () =>
+        withEngine({}, async (gk) => {
+          const [first, second, other] = await gk.batch([
+            { userId: "a", amount: 5, idempotencyKey: "k-1" },
+            { userId: "a", amount: 5, idempotencyKey: "k-1" },
+            { userId: "b", amount: 5, idempotencyKey: "k-1" },
+          ]);
+          assert.equal(first?.replayed, false);
+          assert.equal(second?.replayed, true);
+          assert.equal(second?.total, 5);
+          assert.equal(other?.replayed, false, "the same key for another user applies");
+          assert.equal((await gk.getUser("a"))?.points.points, 5);
+          assert.equal((await gk.getUser("b"))?.points.points, 5);
         }));
 
       test("batch entries with a used idempotency key are replayed", () =>
@@ -887,6 +905,52 @@ export function storageSuite(runner: SuiteRunner, factory: () => Storage | Promi
           assert.deepEqual(await allUsers(storage, 1000), paged, "the order does not depend on the page size");
         }));
 
+      test("listUsers and events() paging neither skip nor repeat while users and events are being added", () =>
+        withEngine({}, async (gk, storage) => {
+          const early = userIds("early", 20);
+          for (const u of early) await gk.addPoints(u, 1);
+          for (const i of range(20)) await gk.addPoints("busy", i + 1);
+          let writing = true;
+          const writer = (async () => {
+            for (const [i, u] of userIds("late", 40).entries()) {
+              await gk.addPoints(u, 1);
+              await gk.addPoints("busy", 100 + i);
+            }
+            writing = false;
+          })();
+          const listed: string[] = [];
+          const logged: GamifyEvent[] = [];
+          let userCursor: string | undefined;
+          let eventCursor: string | undefined;
+          let usersDone = false;
+          let eventsDone = false;
+          for (let round = 0; round < 1000 && !(usersDone && eventsDone); round++) {
+            if (!usersDone) {
+              const page = await storage.listUsers({ cursor: userCursor, limit: 3 });
+              listed.push(...page.userIds);
+              userCursor = page.nextCursor ?? undefined;
+              usersDone = page.nextCursor === null;
+            }
+            if (!eventsDone) {
+              const page = await gk.events("busy", eventCursor === undefined ? { limit: 3 } : { cursor: eventCursor, limit: 3 });
+              logged.push(...page.events);
+              eventCursor = page.nextCursor ?? undefined;
+              eventsDone = page.nextCursor === null;
+            }
+          }
+          await writer;
+          assert.equal(writing, false);
+          assertUnique(listed, "no user listed twice");
+          for (const u of [...early, "busy"]) assert.ok(listed.includes(u), `${u} existed before paging began and was listed`);
+          const final = await allEvents(gk, "busy");
+          assertUnique(
+            logged.map((e) => e.id),
+            "no event read twice",
+          );
+          assert.ok(logged.length >= 20, "every event written before paging began was read");
+          assert.deepEqual(logged, final.slice(0, logged.length), "the pages read are the start of the log, in order");
+        }));
+
       test(`claimOnce returns true once per user and key, also under ${m} concurrent claims, until the user is deleted`, () =>
         withStorage(async (storage) => {
           const at = Date.now();
@@ -940,6 +1004,10 @@ export function storageSuite(runner: SuiteRunner, factory: () => Storage | Promi
           const state = await storage.getUser("raw");
           assert.deepEqual({ ...state?.points }, { xp: 0, coins: 2, lvl: 250 });
           assert.equal(state?.levels.lvl, 3);
+          // A metric that gained levels after it had points starts from levelFor(previous total).
+          await storage.applyAwards("raw", [{ metric: "late", delta: 250, event: pointsEvent("r6", "raw", "late", 250, now) }], now);
+          const [late] = await storage.applyAwards("raw", [{ metric: "late", delta: 1, level, event: pointsEvent("r7", "raw", "late", 1, now) }], now);
+          assert.deepEqual([late?.previousTotal, late?.previousLevel, late?.level], [250, 3, 3]);
         }));
     });
 
@@ -980,7 +1048,8 @@ export function storageSuite(runner: SuiteRunner, factory: () => Storage | Promi
 
       test("invalid metric names are rejected with INVALID_ARGUMENT and change nothing", () =>
         withReference(async (gk, check) => {
-          for (const bad of badNames.filter((b) => b !== undefined)) {
+          // An omitted metric (undefined) means the default metric, so it is not in this list.
+          for (const bad of badNames.filter((b) => b !== undefined && b !== null)) {
             const metric = as<string>(bad);
             const label = `metric ${String(bad)}`;
             await expectGamifyError(() => gk.addPoints("ref", 1, { metric }), "INVALID_ARGUMENT", `addPoints ${label}`);

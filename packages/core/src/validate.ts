@@ -59,18 +59,21 @@ export function checkMetadata(value: unknown): Record<string, unknown> | undefin
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw invalidArgument(`metadata must be a plain object; got ${describe(value)}.`, { field: "metadata" });
   }
-  let json: string;
+  let json: string | undefined;
   try {
     json = JSON.stringify(value);
   } catch (cause) {
     throw invalidArgument("metadata must be JSON-serialisable (no cycles, no BigInt).", { field: "metadata", cause: String(cause) });
   }
-  if (json.length > 16_384) {
-    throw invalidArgument(`metadata must serialise to at most 16 KiB of JSON; got ${json.length} characters.`, {
-      field: "metadata",
-    });
+  if (json !== undefined && utf8Length(json) > 16_384) {
+    throw invalidArgument(`metadata must serialise to at most 16 KiB of JSON; got ${utf8Length(json)} bytes.`, { field: "metadata" });
   }
-  return JSON.parse(json) as Record<string, unknown>;
+  // A toJSON method can turn an object into a string, an array or nothing.
+  const copy: unknown = json === undefined ? undefined : JSON.parse(json);
+  if (copy === null || typeof copy !== "object" || Array.isArray(copy)) {
+    throw invalidArgument("metadata must serialise to a JSON object (check its toJSON method).", { field: "metadata" });
+  }
+  return copy as Record<string, unknown>;
 }
 
 /** Short, safe rendering of a bad value for an error message. */
@@ -79,4 +82,19 @@ export function describe(value: unknown): string {
   if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) return String(value);
   if (typeof value === "bigint") return `${value}n`;
   return Array.isArray(value) ? "an array" : typeof value;
+}
+
+/** UTF-8 byte length without TextEncoder, which core's type environment does not declare. */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      bytes += 4; // a surrogate pair is one 4-byte code point
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }
