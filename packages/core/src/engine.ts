@@ -17,6 +17,7 @@ import {
   checkIdempotencyKey,
   checkMetadata,
   checkMetric,
+  checkReason,
   checkTimestamp,
   checkUserId,
   describe,
@@ -194,14 +195,13 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
 
   const planAward = (index: number, item: BatchAward, at: number): PlannedAward => {
     const userId = checkUserId(item.userId);
-    const metric = checkMetric(item.metric ?? defaultMetric);
+    // Only an absent metric means the default; null or "" is a caller's mistake.
+    const metric = item.metric === undefined ? defaultMetric : checkMetric(item.metric);
     const amount = checkAmount(item.amount);
     const type = item.type ?? "add";
     if (type !== "add" && type !== "remove") throw invalidArgument(`type must be "add" or "remove"; got ${describe(type)}.`, { field: "type" });
     const metadata = checkMetadata(item.metadata);
-    if (item.reason !== undefined && (typeof item.reason !== "string" || item.reason.length > 256)) {
-      throw invalidArgument("reason must be a string of at most 256 characters.", { field: "reason" });
-    }
+    checkReason(item.reason);
     const event = {
       id: generateId(),
       type: type === "add" ? "points_added" : "points_removed",
@@ -279,6 +279,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
   const grantBadge = async (userId: string, badge: string, options: BadgeOptions & { ruleId?: string }, depth: number): Promise<BadgeResult> => {
     checkUserId(userId);
     checkBadge(badge);
+    checkReason(options.reason);
     const metadata = checkMetadata(options.metadata);
     const event: BadgeAwardedEvent = {
       id: generateId(),
@@ -371,6 +372,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
       run(async () => {
         checkUserId(userId);
         checkBadge(badge);
+        checkReason(options.reason);
         const event: BadgeRevokedEvent = {
           id: generateId(),
           type: "badge_revoked",

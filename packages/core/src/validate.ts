@@ -45,6 +45,14 @@ export function checkTimestamp(value: unknown, field = "at"): number {
   return ms;
 }
 
+/** Validates an optional human-readable reason: a string of at most 256 characters. */
+export function checkReason(value: unknown): string | undefined {
+  if (value !== undefined && (typeof value !== "string" || value.length > 256)) {
+    throw invalidArgument(`reason must be a string of at most 256 characters; got ${describe(value)}.`, { field: "reason" });
+  }
+  return value;
+}
+
 /** Validates a positive integer option such as `limit` or `radius`. */
 export function checkCount(value: unknown, field: string, { min = 0, max = 10_000 } = {}): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {

@@ -288,3 +288,18 @@ describe("lifecycle", () => {
     await gk.close(); // idempotent
   });
 });
+
+describe("input validation at the edge", () => {
+  test("reasons are checked on every call that takes one, and null is not a metric", async () => {
+    const gk = createGamify();
+    const long = "x".repeat(257);
+    expect(await codeOf(gk.addPoints("u", 1, { reason: long }))).toBe("INVALID_ARGUMENT");
+    expect(await codeOf(gk.awardBadge("u", "b", { reason: long }))).toBe("INVALID_ARGUMENT");
+    // @ts-expect-error: checked at run time too
+    expect(await codeOf(gk.revokeBadge("u", "b", { reason: 5 }))).toBe("INVALID_ARGUMENT");
+    // @ts-expect-error: checked at run time too
+    expect(await codeOf(gk.addPoints("u", 1, { metric: null }))).toBe("INVALID_ARGUMENT");
+    expect(await gk.getUser("u")).toBeNull();
+    await gk.close();
+  });
+});
