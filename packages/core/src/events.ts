@@ -57,7 +57,8 @@ export interface ActionEvent extends EventBase<"action"> {
   readonly metadata?: Readonly<Record<string, unknown>>;
 }
 
-export interface UserDeletedEvent extends EventBase<"user_deleted"> {}
+/** The user and everything stored about them were removed. */
+export type UserDeletedEvent = EventBase<"user_deleted">;
 
 /** Every event the engine emits, keyed by type. */
 export interface GamifyEventMap {
