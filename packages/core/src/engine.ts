@@ -149,18 +149,20 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
   const boards = createLeaderboards(boardStore, options.leaderboards ?? [], clock);
 
   const emitter = new Emitter();
-  const inFlight = new Set<Promise<unknown>>();
   let closed = false;
+  // In-flight calls, so close() can wait for them; a counter is cheaper than tracking promises.
+  let pending = 0;
+  let drained: (() => void) | undefined;
 
   /** Runs a public call: refuses after close and lets close() wait for it. */
-  const run = <T>(work: () => Promise<T>): Promise<T> => {
-    if (closed) return Promise.reject(new GamifyError("CLOSED", "This engine was closed; create a new one with createGamify()."));
-    // Async wrapper: a validation error thrown synchronously still arrives as a rejection.
-    const promise = (async () => work())();
-    inFlight.add(promise);
-    const done = () => inFlight.delete(promise);
-    promise.then(done, done);
-    return promise;
+  const run = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (closed) throw new GamifyError("CLOSED", "This engine was closed; create a new one with createGamify().");
+    pending++;
+    try {
+      return await work();
+    } finally {
+      if (--pending === 0) drained?.();
+    }
   };
 
   const timestamp = (at: number | Date | undefined): number => (at === undefined ? clock() : checkTimestamp(at));
@@ -236,14 +238,15 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     const results: AwardResult[] = [];
     const fresh: GamifyEvent[] = [];
     const derived: GamifyEvent[] = [];
-    for (const [i, outcome] of outcomes.entries()) {
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i] as AwardOutcome;
       const { metric } = planned[i] as PlannedAward;
-      const hasLevels = curves.has(metric);
+      const hasLevels = outcome.level !== outcome.previousLevel;
       const levelChanges = hasLevels ? levelEvents(userId, metric, outcome) : [];
-      const events = outcome.delta === 0 ? levelChanges : [outcome.event, ...levelChanges];
+      const events: GamifyEvent[] = outcome.delta === 0 ? levelChanges : [outcome.event, ...levelChanges];
       if (!outcome.replayed) {
-        fresh.push(...events);
-        derived.push(...levelChanges);
+        for (const event of events) fresh.push(event);
+        for (const event of levelChanges) derived.push(event);
         if (outcome.delta !== 0) {
           try {
             await boards.record(metric, userId, outcome.delta, outcome.event.at);
@@ -258,14 +261,14 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
         delta: outcome.delta,
         total: outcome.total,
         previousTotal: outcome.previousTotal,
-        level: hasLevels ? outcome.level : null,
-        previousLevel: hasLevels ? outcome.previousLevel : null,
+        level: curves.has(metric) ? outcome.level : null,
+        previousLevel: curves.has(metric) ? outcome.previousLevel : null,
         replayed: outcome.replayed,
         events,
       });
     }
     if (derived.length > 0) await storage.appendEvents(derived);
-    await publish(fresh, depth);
+    if (fresh.length > 0) await publish(fresh, depth);
     return results;
   };
 
@@ -462,7 +465,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.allSettled([...inFlight]);
+      if (pending > 0) await new Promise<void>((resolve) => (drained = resolve));
       await Promise.all([storage.close(), boardStore.close(), analytics?.close()]);
       emitter.clear();
     },

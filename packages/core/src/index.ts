@@ -22,3 +22,5 @@ export { memoryLeaderboards } from "./memory/leaderboards.js";
 export { memoryAnalytics } from "./memory/analytics.js";
 export type { MemoryAnalyticsOptions } from "./memory/analytics.js";
 export { checkAmount, checkBadge, checkIdempotencyKey, checkMetric, checkUserId } from "./validate.js";
+export { computeAward } from "./award-math.js";
+export type { AwardStep } from "./award-math.js";

@@ -1,3 +1,4 @@
+import { computeAward } from "../award-math.js";
 import { GamifyError } from "../errors.js";
 import type { GamifyEvent } from "../events.js";
 import type { AwardOutcome, AwardRequest, EventPage, Storage, UserPage, UserState } from "../types.js";
@@ -70,9 +71,9 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
     async applyAwards(userId: string, requests: readonly AwardRequest[], now: number): Promise<AwardOutcome[]> {
       open();
       const existing = users.get(userId);
-      // Plan every request against working copies first, so a failure applies nothing.
-      const totals = new Map(existing?.points);
-      const levelsNow = new Map(existing?.levels);
+      // Plan every request first, against only the metrics it touches, so a failure applies nothing.
+      const totals = new Map<string, number>();
+      const levelsNow = new Map<string, number>();
       const seen = new Map<string, AwardOutcome>();
       const outcomes: AwardOutcome[] = [];
       for (const request of requests) {
@@ -84,44 +85,29 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
             continue;
           }
         }
-        const previousTotal = totals.get(request.metric) ?? 0;
-        let total = previousTotal + request.delta;
-        if (request.floor !== undefined && request.delta < 0) {
-          // Clamp at the floor; a total already below it (floor added later) loses nothing.
-          total = Math.max(total, Math.min(previousTotal, request.floor));
-        }
-        if (!Number.isSafeInteger(total)) {
-          throw new GamifyError(
-            "OUT_OF_RANGE",
-            `Awarding ${request.delta} ${request.metric} to ${userId} would leave the safe-integer range (total ${previousTotal}); nothing was changed.`,
-            { details: { userId, metric: request.metric, total: previousTotal, delta: request.delta } },
-          );
-        }
-        const delta = total - previousTotal;
-        let previousLevel = 0;
-        let level = 0;
-        if (request.level) {
-          previousLevel = levelsNow.get(request.metric) ?? request.level.levelFor(previousTotal);
-          const target = request.level.levelFor(total);
-          level = request.level.followDown ? target : Math.max(previousLevel, target);
-          levelsNow.set(request.metric, level);
-        }
-        totals.set(request.metric, total);
-        const event = { ...request.event, delta: Math.abs(delta), total };
-        const outcome: AwardOutcome = { replayed: false, delta, previousTotal, total, previousLevel, level, event };
+        const { metric } = request;
+        const step = computeAward(
+          userId,
+          request,
+          totals.get(metric) ?? existing?.points.get(metric) ?? 0,
+          levelsNow.get(metric) ?? existing?.levels.get(metric),
+        );
+        totals.set(metric, step.total);
+        if (request.level) levelsNow.set(metric, step.level);
+        const event = { ...request.event, delta: Math.abs(step.delta), total: step.total };
+        const outcome: AwardOutcome = { replayed: false, ...step, event };
         if (key !== undefined) seen.set(key, outcome);
         outcomes.push(outcome);
       }
       // Commit.
-      const user = record(userId, now);
+      const user = existing ?? record(userId, now);
       user.updatedAt = now;
-      for (const [metric, total] of totals) user.points.set(metric, total);
-      for (const [metric, level] of levelsNow) user.levels.set(metric, level);
+      totals.forEach((total, metric) => user.points.set(metric, total));
+      levelsNow.forEach((level, metric) => user.levels.set(metric, level));
       for (const outcome of outcomes) {
-        if (outcome.replayed || outcome.delta === 0) continue;
-        user.events.push(outcome.event);
+        if (!outcome.replayed && outcome.delta !== 0) user.events.push(outcome.event);
       }
-      for (const [key, outcome] of seen) user.idempotency.set(key, { outcome, expiresAt: now + ttl });
+      seen.forEach((outcome, key) => user.idempotency.set(key, { outcome, expiresAt: now + ttl }));
       return outcomes;
     },
 
