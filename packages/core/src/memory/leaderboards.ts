@@ -77,6 +77,9 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     this.assertOpen();
     const n = updates.length;
     const totals = new Array<number>(n);
+    // Entries found while validating, so applying does not look the user up twice (a cold Map
+    // lookup is the largest cost of an update on a big board).
+    const found = new Array<Entry | undefined>(n);
     // Validate everything before touching anything, so a failed call changes nothing.
     const pending = n > LINEAR_SCAN_MAX ? new Map<string, number>() : undefined;
     for (let u = 0; u < n; u++) {
@@ -99,7 +102,11 @@ class MemoryLeaderboardStore implements LeaderboardStore {
       } else {
         base = pending.get(update.board);
       }
-      base ??= this.live(update.board)?.byUser.get(userId)?.score ?? 0;
+      if (base === undefined) {
+        const entry = this.live(update.board)?.byUser.get(userId);
+        found[u] = entry;
+        base = entry?.score ?? 0;
+      }
       const total = base + delta;
       if (!Number.isSafeInteger(total)) throw outOfRange(`score on board ${update.board}`, total);
       totals[u] = total;
@@ -113,7 +120,8 @@ class MemoryLeaderboardStore implements LeaderboardStore {
         board.expiresAt = update.expiresAt;
         this.expiring.add(board);
       }
-      this.write(board, userId, totals[u]!);
+      // Absent when the user was new, or the board repeats: look again, an earlier update may have added it.
+      this.write(board, userId, totals[u]!, found[u] ?? board.byUser.get(userId));
     }
     this.maybeSweep();
     return totals;
@@ -122,7 +130,8 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   async set(board: string, userId: string, score: number): Promise<void> {
     this.assertOpen();
     const value = checkScore(score, "score");
-    this.write(this.live(board) ?? this.create(board), userId, value);
+    const b = this.live(board) ?? this.create(board);
+    this.write(b, userId, value, b.byUser.get(userId));
     this.maybeSweep();
   }
 
@@ -247,8 +256,7 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   }
 
   /** Sets a score; re-stamps the tie-break only when the score actually changes. */
-  private write(b: Board, userId: string, score: number): void {
-    const entry = b.byUser.get(userId);
+  private write(b: Board, userId: string, score: number, entry: Entry | undefined): void {
     if (entry === undefined) {
       const seq = ++this.seq;
       b.byUser.set(userId, { score, seq });

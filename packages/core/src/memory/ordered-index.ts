@@ -2,11 +2,17 @@
  * An order-statistic index for leaderboards: entries `(score, seq, userId)` ordered by score
  * descending, then `seq` ascending (the entry that reached its score first comes first).
  *
- * Layout: a "sorted list of sorted blocks". Each block holds up to `blockSize` consecutive entries
- * in parallel typed arrays; the blocks' last keys sit in flat arrays for a cache-friendly binary
- * search, and a Fenwick tree over block sizes turns positions into blocks and back in O(log n).
- * A second list of the same shape holds the distinct scores with their multiplicities, which
- * answers dense ranks. Every operation is O(log n) plus a shift of at most one block.
+ * Layout: a "sorted list of sorted blocks". Entries live in blocks of at most `blockSize`; the
+ * blocks' entries sit in one flat arena of typed arrays (no per-block objects, so a lookup touches
+ * few pages), while small per-block arrays (last key, size, ...) in list order serve the block
+ * search. Fenwick trees over block sizes turn positions into blocks and back. For dense ranks each
+ * block also counts its "score starts" (entries whose score differs from the previous entry's), with
+ * a second Fenwick tree over those counts: the distinct scores above `s` are the starts before the
+ * first entry at or below `s`.
+ *
+ * Costs: every operation is O(log n) plus work on one block (a shift, or for dense ranks a scan),
+ * which is bounded by the block size. Splits and merges rebuild the Fenwick trees in O(n / blockSize);
+ * merges leave room, so they do not alternate with splits and stay rare.
  */
 
 import { GamifyError } from "../errors.js";
@@ -21,90 +27,255 @@ export interface IndexEntry {
 /** Options for {@link OrderedIndex}. */
 export interface OrderedIndexOptions {
   /**
-   * Entries per block before it splits (at least 4). Larger blocks mean shallower searches but
-   * longer shifts; the default suits boards of up to a few million entries.
+   * Entries per block before it splits (at least 4). Larger blocks mean fewer blocks to search
+   * but longer shifts and scans; the default suits boards of up to a few million entries.
    */
   readonly blockSize?: number;
 }
 
-/** 512 measured best at 10^6 entries: shifts stay in L1, and there are few blocks to search. */
-const DEFAULT_BLOCK_SIZE = 512;
+/** Measured best at 10^6 entries among 64-512. */
+const DEFAULT_BLOCK_SIZE = 128;
 
-/** A run of consecutive entries, column-wise so searches scan contiguous memory. */
-interface Block {
-  readonly scores: Float64Array;
-  /** `seq` in the entry list (part of the key); the multiplicity in the distinct-score list. */
-  readonly aux: Float64Array;
-  /**
-   * Slots of the entries' user ids (the entry list only; empty in the distinct-score list). Ids
-   * live in a side table so shifts move plain integers: moving strings costs a GC write barrier
-   * per element, which made shifts several times slower.
-   */
-  readonly ids: Int32Array;
-  size: number;
+/** Per-block arrays start this long and double. */
+const INITIAL_BLOCKS = 8;
+
+function grownInts(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+function grownFloats(a: Float64Array): Float64Array {
+  const b = new Float64Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 /**
- * Sorted blocks plus a Fenwick tree over their sizes. It stores and moves entries; the callers
- * decide where they go. Searches report their result in `k` (block) and `i` (offset) rather than
- * returning a tuple, so the hot paths allocate nothing.
+ * An order-statistic index of leaderboard entries, ordered by score descending and then by `seq`
+ * ascending. `(score, seq)` must be unique: callers stamp `seq` from a counter. Scores must not
+ * be NaN.
+ *
+ * @example
+ * ```ts
+ * const index = new OrderedIndex();
+ * index.insert(10, 1, "ana");
+ * index.insert(20, 2, "ben");
+ * index.insert(10, 3, "cy");
+ * index.positionOf(10, 3); // 2: ben, ana, cy
+ * index.countAbove(10); // 1
+ * index.distinctAbove(5); // 2
+ * ```
  */
-class BlockList {
+export class OrderedIndex {
   private readonly cap: number;
-  private readonly minFill: number;
-  private readonly withIds: boolean;
-  blocks: Block[];
-  /** Last (lowest-ranked) key of each block, in flat arrays so block searches stay in cache. */
-  lastScore: Float64Array;
-  /** Only maintained as a key for the entry list; meaningless in the distinct-score list. */
-  lastAux: Float64Array;
-  /** 1-based Fenwick tree over block sizes. */
-  private tree: Int32Array;
-  /** Highest power of two <= blocks.length, for the Fenwick descent. */
+
+  // Arena, indexed by physical slot p: scores at keys[p * 2cap + j], seqs at keys[p * 2cap + cap + j],
+  // user-id slots at ids[p * cap + j]. Ids are integers so shifts move no GC pointers (moving strings
+  // costs a write barrier per element).
+  private keys: Float64Array;
+  private ids: Int32Array;
+  private slots = 0;
+  private freeSlotList: number[] = [];
+
+  // Per block, in list order (index k < nb).
+  private nb = 1;
+  private phys: Int32Array;
+  private sizes: Int32Array;
+  /** Entries of the block whose score differs from the previous entry's (the first entry overall counts). */
+  private starts: Int32Array;
+  private lastScore: Float64Array;
+  private lastSeq: Float64Array;
+
+  /** 1-based Fenwick trees over `sizes` and `starts`. */
+  private sizeTree: Int32Array;
+  private startTree: Int32Array;
+  /** Highest power of two <= nb, for the Fenwick descent. */
   private topBit = 1;
-  size = 0;
-  /** Search results. */
-  k = 0;
-  i = 0;
 
-  constructor(cap: number, withIds: boolean) {
+  private count = 0;
+  /** User id of each id slot; freed slots are reused. */
+  private names: string[] = [];
+  private freeNames: number[] = [];
+
+  /** Search results (block, offset), kept in fields so lookups allocate nothing. */
+  private k = 0;
+  private i = 0;
+
+  /** Creates an empty index. */
+  constructor(options: OrderedIndexOptions = {}) {
+    const cap = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+    if (!Number.isInteger(cap) || cap < 4) {
+      throw new GamifyError("INVALID_ARGUMENT", `blockSize must be an integer >= 4; got ${String(cap)}.`);
+    }
     this.cap = cap;
-    this.minFill = cap >> 2;
-    this.withIds = withIds;
-    this.blocks = [this.newBlock()];
-    this.lastScore = new Float64Array(16);
-    this.lastAux = new Float64Array(16);
-    this.tree = new Int32Array(17);
-    this.rebuild();
+    // One slot to start: an index per board, and most boards are small.
+    this.keys = new Float64Array(2 * cap);
+    this.ids = new Int32Array(cap);
+    this.phys = new Int32Array(INITIAL_BLOCKS);
+    this.sizes = new Int32Array(INITIAL_BLOCKS);
+    this.starts = new Int32Array(INITIAL_BLOCKS);
+    this.lastScore = new Float64Array(INITIAL_BLOCKS);
+    this.lastSeq = new Float64Array(INITIAL_BLOCKS);
+    this.sizeTree = new Int32Array(INITIAL_BLOCKS + 1);
+    this.startTree = new Int32Array(INITIAL_BLOCKS + 1);
+    this.phys[0] = this.allocSlot();
   }
 
-  private newBlock(): Block {
-    return {
-      scores: new Float64Array(this.cap),
-      aux: new Float64Array(this.cap),
-      ids: new Int32Array(this.withIds ? this.cap : 0),
-      size: 0,
+  /** Number of entries. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Number of distinct scores. */
+  get distinctSize(): number {
+    return this.prefix(this.startTree, this.nb);
+  }
+
+  /** Adds an entry. Throws `INTERNAL` when `(score, seq)` is already present. */
+  insert(score: number, seq: number, userId: string): void {
+    this.boundByKey(score, seq);
+    const k = this.k;
+    const i = this.i;
+    if (this.matches(k, i, score, seq)) throw new GamifyError("INTERNAL", `duplicate index key (${score}, ${seq}).`);
+    const name = this.freeNames.pop() ?? this.names.length;
+    this.names[name] = userId;
+    this.insertAt(k, i, score, seq, name);
+  }
+
+  /** Removes the entry `(score, seq)`; false when absent. */
+  delete(score: number, seq: number): boolean {
+    this.boundByKey(score, seq);
+    const k = this.k;
+    const i = this.i;
+    if (!this.matches(k, i, score, seq)) return false;
+    const name = this.ids[this.phys[k]! * this.cap + i]!;
+    // Drop the reference so the id can be collected.
+    this.names[name] = "";
+    this.freeNames.push(name);
+    this.deleteAt(k, i);
+    return true;
+  }
+
+  /** 0-based position of `(score, seq)`, or -1 when absent. */
+  positionOf(score: number, seq: number): number {
+    this.boundByKey(score, seq);
+    if (!this.matches(this.k, this.i, score, seq)) return -1;
+    return this.prefix(this.sizeTree, this.k) + this.i;
+  }
+
+  /** The entry at a 0-based position, or undefined when out of range. */
+  at(pos: number): IndexEntry | undefined {
+    if (!Number.isInteger(pos) || pos < 0 || pos >= this.count) return undefined;
+    this.locate(pos);
+    const p = this.phys[this.k]!;
+    const base = p * 2 * this.cap + this.i;
+    return { score: this.keys[base]!, seq: this.keys[base + this.cap]!, userId: this.names[this.ids[p * this.cap + this.i]!]! };
+  }
+
+  /** Number of entries with a score strictly greater than `score` (its standard rank minus one). */
+  countAbove(score: number): number {
+    return this.boundByScore(score, false);
+  }
+
+  /** Number of entries with a score greater than or equal to `score`. */
+  countAtLeast(score: number): number {
+    return this.boundByScore(score, true);
+  }
+
+  /** Number of distinct scores strictly greater than `score` (its dense rank minus one). */
+  distinctAbove(score: number): number {
+    this.boundByScore(score, false);
+    const k = this.k;
+    const i = this.i;
+    const n = this.sizes[k]!;
+    const before = this.prefix(this.startTree, k);
+    // Scan the shorter side of the block.
+    if (i <= n - i) return before + this.startsIn(k, 0, i);
+    return before + this.starts[k]! - this.startsIn(k, i, n);
+  }
+
+  /**
+   * Calls `visit` for the entries at positions `[start, end)` in order, clamped to the index.
+   * Walks blocks directly, so a page costs one O(log n) lookup plus its length.
+   */
+  forEachInRange(start: number, end: number, visit: (userId: string, score: number, seq: number, pos: number) => void): void {
+    const from = Math.max(0, start);
+    const to = Math.min(this.count, end);
+    if (from >= to) return;
+    this.locate(from);
+    const { keys, ids, names, cap } = this;
+    let k = this.k;
+    let i = this.i;
+    let pos = from;
+    while (pos < to) {
+      const p = this.phys[k]!;
+      const base = p * 2 * cap;
+      const idBase = p * cap;
+      const stop = Math.min(this.sizes[k]!, i + (to - pos));
+      for (; i < stop; i++, pos++) visit(names[ids[idBase + i]!]!, keys[base + i]!, keys[base + cap + i]!, pos);
+      k++;
+      i = 0;
+    }
+  }
+
+  /** Throws `INTERNAL` when an internal invariant is broken. For tests; O(n). */
+  checkInvariants(): void {
+    const fail = (why: string): never => {
+      throw new GamifyError("INTERNAL", `ordered index: ${why}`);
     };
+    const { keys, cap } = this;
+    let total = 0;
+    let distinct = 0;
+    let prevScore = NaN;
+    let prevSeq = NaN;
+    const seen = new Set<number>();
+    for (let k = 0; k < this.nb; k++) {
+      const n = this.sizes[k]!;
+      const p = this.phys[k]!;
+      if (seen.has(p)) fail(`slot ${p} used twice`);
+      seen.add(p);
+      if (n === 0 && this.nb > 1) fail(`empty block ${k}`);
+      if (n >= cap) fail(`overfull block ${k}`);
+      if (this.prefix(this.sizeTree, k) !== total) fail(`size prefix at block ${k}`);
+      if (this.prefix(this.startTree, k) !== distinct) fail(`start prefix at block ${k}`);
+      let starts = 0;
+      for (let j = 0; j < n; j++) {
+        const s = keys[p * 2 * cap + j]!;
+        const q = keys[p * 2 * cap + cap + j]!;
+        if (total + j > 0 && !(prevScore > s || (prevScore === s && prevSeq < q))) fail(`order at position ${total + j}`);
+        if (s !== prevScore) starts++;
+        prevScore = s;
+        prevSeq = q;
+      }
+      if (starts !== this.starts[k]) fail(`start count of block ${k}`);
+      if (n > 0 && (this.lastScore[k] !== prevScore || this.lastSeq[k] !== prevSeq)) fail(`last key of block ${k}`);
+      total += n;
+      distinct += starts;
+    }
+    if (total !== this.count) fail("size");
+    if (this.names.length - this.freeNames.length !== this.count) fail("id slots");
   }
 
-  clear(): void {
-    this.blocks = [this.newBlock()];
-    this.size = 0;
-    this.rebuild();
+  // ---- search -------------------------------------------------------------------------------
+
+  private matches(k: number, i: number, score: number, seq: number): boolean {
+    if (i >= this.sizes[k]!) return false;
+    const base = this.phys[k]! * 2 * this.cap + i;
+    return this.keys[base] === score && this.keys[base + this.cap] === seq;
   }
 
-  /** Number of entries in blocks `[0, k)`. */
-  prefix(k: number): number {
-    const tree = this.tree;
+  /** Sum of `tree` over blocks `[0, k)`. */
+  private prefix(tree: Int32Array, k: number): number {
     let sum = 0;
     for (let x = k; x > 0; x -= x & -x) sum += tree[x]!;
     return sum;
   }
 
-  /** Sets `k`/`i` to the block and offset holding position `pos` (0 <= pos < size). */
-  locate(pos: number): void {
-    const tree = this.tree;
-    const nb = this.blocks.length;
+  /** Sets `k`/`i` to the block and offset holding position `pos` (0 <= pos < count). */
+  private locate(pos: number): void {
+    const tree = this.sizeTree;
+    const nb = this.nb;
     let k = 0;
     let rem = pos;
     for (let step = this.topBit; step > 0; step >>= 1) {
@@ -120,14 +291,14 @@ class BlockList {
 
   /**
    * Sets `k`/`i` to the first entry whose score is `<= score` (`strict`: `< score`), i.e. just
-   * after every entry ranked above it; returns that entry's position (`size` when there is none).
+   * after every entry ranked above it, and returns its position (`count` when there is none).
    */
-  boundByScore(score: number, strict: boolean): number {
+  private boundByScore(score: number, strict: boolean): number {
     const last = this.lastScore;
-    const nb = this.blocks.length;
+    const nb = this.nb;
     let lo = 0;
     let hi = nb;
-    // First block whose lowest score passes the test; blocks before it lie wholly above.
+    // Blocks before the first one whose lowest score passes lie wholly above.
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const s = last[mid]!;
@@ -136,354 +307,288 @@ class BlockList {
     }
     if (lo === nb) {
       this.k = nb - 1;
-      this.i = this.blocks[nb - 1]!.size;
-      return this.size;
+      this.i = this.sizes[nb - 1]!;
+      return this.count;
     }
-    const scores = this.blocks[lo]!.scores;
+    const keys = this.keys;
+    const base = this.phys[lo]! * 2 * this.cap;
     let a = 0;
-    let b = this.blocks[lo]!.size;
+    let b = this.sizes[lo]!;
     while (a < b) {
       const mid = (a + b) >>> 1;
-      const s = scores[mid]!;
+      const s = keys[base + mid]!;
       if (strict ? s >= score : s > score) a = mid + 1;
       else b = mid;
     }
     this.k = lo;
     this.i = a;
-    return this.prefix(lo) + a;
+    return this.prefix(this.sizeTree, lo) + a;
   }
 
   /** Sets `k`/`i` to the first entry not ordered before `(score, seq)`; the end of the last block when none. */
-  boundByKey(score: number, seq: number): void {
+  private boundByKey(score: number, seq: number): void {
     const lastS = this.lastScore;
-    const lastQ = this.lastAux;
+    const lastQ = this.lastSeq;
     let lo = 0;
-    let hi = this.blocks.length - 1;
+    let hi = this.nb - 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const s = lastS[mid]!;
       if (s > score || (s === score && lastQ[mid]! < seq)) lo = mid + 1;
       else hi = mid;
     }
-    const block = this.blocks[lo]!;
-    const scores = block.scores;
-    const seqs = block.aux;
+    const keys = this.keys;
+    const cap = this.cap;
+    const base = this.phys[lo]! * 2 * cap;
     let a = 0;
-    let b = block.size;
+    let b = this.sizes[lo]!;
     while (a < b) {
       const mid = (a + b) >>> 1;
-      const s = scores[mid]!;
-      if (s > score || (s === score && seqs[mid]! < seq)) a = mid + 1;
+      const s = keys[base + mid]!;
+      if (s > score || (s === score && keys[base + cap + mid]! < seq)) a = mid + 1;
       else b = mid;
     }
     this.k = lo;
     this.i = a;
   }
 
-  /** Inserts at block `k`, offset `i`, splitting the block when it fills up. */
-  insertAt(k: number, i: number, score: number, aux: number, id: number): void {
-    const block = this.blocks[k]!;
-    const n = block.size;
-    if (i < n) {
-      block.scores.copyWithin(i + 1, i, n);
-      block.aux.copyWithin(i + 1, i, n);
-      if (this.withIds) block.ids.copyWithin(i + 1, i, n);
-    } else {
-      this.lastScore[k] = score;
-      this.lastAux[k] = aux;
+  /** Score starts among offsets `[from, to)` of block `k`. */
+  private startsIn(k: number, from: number, to: number): number {
+    const keys = this.keys;
+    const base = this.phys[k]! * 2 * this.cap;
+    let prev = from > 0 ? keys[base + from - 1]! : k > 0 ? this.lastScore[k - 1]! : NaN;
+    let starts = 0;
+    for (let j = from; j < to; j++) {
+      const s = keys[base + j]!;
+      if (s !== prev) starts++;
+      prev = s;
     }
-    block.scores[i] = score;
-    block.aux[i] = aux;
-    if (this.withIds) block.ids[i] = id;
-    block.size = n + 1;
-    this.size++;
-    if (block.size === this.cap) this.split(k);
-    else for (let x = k + 1, nb = this.blocks.length; x <= nb; x += x & -x) this.tree[x]!++;
+    return starts;
   }
 
-  /** Removes the entry at block `k`, offset `i`, merging or dropping the block when it runs low. */
-  deleteAt(k: number, i: number): void {
-    const block = this.blocks[k]!;
-    const n = block.size - 1;
+  // ---- updates ------------------------------------------------------------------------------
+
+  /** Score of the entry before offset `i` of block `k`, or NaN at the very start (NaN equals nothing). */
+  private scoreBefore(k: number, i: number): number {
+    if (i > 0) return this.keys[this.phys[k]! * 2 * this.cap + i - 1]!;
+    return k > 0 ? this.lastScore[k - 1]! : NaN;
+  }
+
+  private insertAt(k: number, i: number, score: number, seq: number, name: number): void {
+    const { keys, ids, cap } = this;
+    const p = this.phys[k]!;
+    const base = p * 2 * cap;
+    const idBase = p * cap;
+    const n = this.sizes[k]!;
+
+    // Only the new entry's start flag and its successor's can change.
+    const prev = this.scoreBefore(k, i);
+    const startHere = score !== prev ? 1 : 0;
+    let nextK = -1;
+    let nextDelta = 0;
     if (i < n) {
-      block.scores.copyWithin(i, i + 1, n + 1);
-      block.aux.copyWithin(i, i + 1, n + 1);
-      if (this.withIds) block.ids.copyWithin(i, i + 1, n + 1);
-    } else if (n > 0) {
-      this.lastScore[k] = block.scores[n - 1]!;
-      this.lastAux[k] = block.aux[n - 1]!;
+      nextK = k;
+      const next = keys[base + i]!;
+      nextDelta = (next !== score ? 1 : 0) - (next !== prev ? 1 : 0);
+    } else if (k + 1 < this.nb) {
+      nextK = k + 1;
+      const next = keys[this.phys[k + 1]! * 2 * cap]!;
+      nextDelta = (next !== score ? 1 : 0) - (next !== prev ? 1 : 0);
     }
-    block.size = n;
-    this.size--;
-    const nb = this.blocks.length;
-    if (n < this.minFill && nb > 1) {
-      if (n === 0) {
+
+    if (i < n) {
+      keys.copyWithin(base + i + 1, base + i, base + n);
+      keys.copyWithin(base + cap + i + 1, base + cap + i, base + cap + n);
+      ids.copyWithin(idBase + i + 1, idBase + i, idBase + n);
+    } else {
+      this.lastScore[k] = score;
+      this.lastSeq[k] = seq;
+    }
+    keys[base + i] = score;
+    keys[base + cap + i] = seq;
+    ids[idBase + i] = name;
+    this.sizes[k] = n + 1;
+    this.starts[k] = this.starts[k]! + startHere;
+    if (nextK >= 0) this.starts[nextK] = this.starts[nextK]! + nextDelta;
+    this.count++;
+
+    if (n + 1 === cap) {
+      this.split(k);
+      return;
+    }
+    this.add(this.sizeTree, k, 1);
+    if (startHere !== 0) this.add(this.startTree, k, startHere);
+    if (nextDelta !== 0) this.add(this.startTree, nextK, nextDelta);
+  }
+
+  private deleteAt(k: number, i: number): void {
+    const { keys, ids, cap } = this;
+    const p = this.phys[k]!;
+    const base = p * 2 * cap;
+    const idBase = p * cap;
+    const n = this.sizes[k]!;
+    const score = keys[base + i]!;
+
+    const prev = this.scoreBefore(k, i);
+    const startHere = score !== prev ? 1 : 0;
+    let nextK = -1;
+    let nextDelta = 0;
+    if (i + 1 < n) {
+      nextK = k;
+      const next = keys[base + i + 1]!;
+      nextDelta = (next !== prev ? 1 : 0) - (next !== score ? 1 : 0);
+    } else if (k + 1 < this.nb) {
+      nextK = k + 1;
+      const next = keys[this.phys[k + 1]! * 2 * cap]!;
+      nextDelta = (next !== prev ? 1 : 0) - (next !== score ? 1 : 0);
+    }
+
+    const m = n - 1;
+    if (i < m) {
+      keys.copyWithin(base + i, base + i + 1, base + n);
+      keys.copyWithin(base + cap + i, base + cap + i + 1, base + cap + n);
+      ids.copyWithin(idBase + i, idBase + i + 1, idBase + n);
+    } else if (m > 0) {
+      this.lastScore[k] = keys[base + m - 1]!;
+      this.lastSeq[k] = keys[base + cap + m - 1]!;
+    }
+    this.sizes[k] = m;
+    this.starts[k] = this.starts[k]! - startHere;
+    if (nextK >= 0) this.starts[nextK] = this.starts[nextK]! + nextDelta;
+    this.count--;
+
+    if (m < cap >> 2 && this.nb > 1) {
+      if (m === 0) {
         this.removeBlock(k);
         return;
       }
-      // Merge with the smaller neighbour when both fit in one block; otherwise the neighbour is
-      // nearly full, and no two adjacent blocks stay this small, which bounds the block count.
-      const left = k > 0 ? this.blocks[k - 1]!.size : Infinity;
-      const right = k + 1 < nb ? this.blocks[k + 1]!.size : Infinity;
-      const into = left <= right ? k - 1 : k;
-      if (Math.min(left, right) + n < this.cap) {
-        this.merge(into);
+      // Merge only into a block that keeps half its room, so the next inserts do not split it again.
+      const left = k > 0 ? this.sizes[k - 1]! : Infinity;
+      const right = k + 1 < this.nb ? this.sizes[k + 1]! : Infinity;
+      if (Math.min(left, right) + m <= cap >> 1) {
+        this.merge(left <= right ? k - 1 : k);
         return;
       }
     }
-    for (let x = k + 1; x <= nb; x += x & -x) this.tree[x]!--;
+    this.add(this.sizeTree, k, -1);
+    if (startHere !== 0) this.add(this.startTree, k, -startHere);
+    if (nextDelta !== 0) this.add(this.startTree, nextK, nextDelta);
   }
 
+  private add(tree: Int32Array, k: number, delta: number): void {
+    for (let x = k + 1, nb = this.nb; x <= nb; x += x & -x) tree[x] = tree[x]! + delta;
+  }
+
+  /** Moves the upper half of full block `k` into a new block after it. */
   private split(k: number): void {
-    const block = this.blocks[k]!;
-    const half = block.size >> 1;
-    const moved = block.size - half;
-    const next = this.newBlock();
-    next.scores.set(block.scores.subarray(half, block.size));
-    next.aux.set(block.aux.subarray(half, block.size));
-    if (this.withIds) next.ids.set(block.ids.subarray(half, block.size));
-    next.size = moved;
-    block.size = half;
-    this.blocks.splice(k + 1, 0, next);
-    this.growLasts();
-    const nb = this.blocks.length;
-    this.lastScore.copyWithin(k + 2, k + 1, nb - 1);
-    this.lastAux.copyWithin(k + 2, k + 1, nb - 1);
+    const cap = this.cap;
+    const slot = this.allocSlot();
+    // allocSlot may have replaced the arena: read the arrays after it.
+    const { keys, ids } = this;
+    const p = this.phys[k]!;
+    const n = this.sizes[k]!;
+    const h = n >> 1;
+    const from = p * 2 * cap;
+    const to = slot * 2 * cap;
+    keys.copyWithin(to, from + h, from + n);
+    keys.copyWithin(to + cap, from + cap + h, from + cap + n);
+    ids.copyWithin(slot * cap, p * cap + h, p * cap + n);
+    const leftStarts = this.startsIn(k, 0, h);
+
+    this.openBlock(k + 1);
+    this.phys[k + 1] = slot;
+    this.sizes[k + 1] = n - h;
+    this.starts[k + 1] = this.starts[k]! - leftStarts;
     this.lastScore[k + 1] = this.lastScore[k]!;
-    this.lastAux[k + 1] = this.lastAux[k]!;
-    this.lastScore[k] = block.scores[half - 1]!;
-    this.lastAux[k] = block.aux[half - 1]!;
+    this.lastSeq[k + 1] = this.lastSeq[k]!;
+    this.sizes[k] = h;
+    this.starts[k] = leftStarts;
+    this.lastScore[k] = keys[from + h - 1]!;
+    this.lastSeq[k] = keys[from + cap + h - 1]!;
     this.rebuild();
   }
 
   /** Appends block `k + 1` to block `k` and removes it. */
   private merge(k: number): void {
-    const left = this.blocks[k]!;
-    const right = this.blocks[k + 1]!;
-    const n = left.size;
-    left.scores.set(right.scores.subarray(0, right.size), n);
-    left.aux.set(right.aux.subarray(0, right.size), n);
-    if (this.withIds) left.ids.set(right.ids.subarray(0, right.size), n);
-    left.size = n + right.size;
-    right.size = 0;
+    const { keys, ids, cap } = this;
+    const to = this.phys[k]!;
+    const from = this.phys[k + 1]!;
+    const n = this.sizes[k]!;
+    const m = this.sizes[k + 1]!;
+    keys.copyWithin(to * 2 * cap + n, from * 2 * cap, from * 2 * cap + m);
+    keys.copyWithin(to * 2 * cap + cap + n, from * 2 * cap + cap, from * 2 * cap + cap + m);
+    ids.copyWithin(to * cap + n, from * cap, from * cap + m);
+    this.sizes[k] = n + m;
+    this.starts[k] = this.starts[k]! + this.starts[k + 1]!;
+    this.lastScore[k] = this.lastScore[k + 1]!;
+    this.lastSeq[k] = this.lastSeq[k + 1]!;
     this.removeBlock(k + 1);
   }
 
-  /** Removes block `k` (empty, or just merged into its predecessor). */
+  /** Drops block `k` from the list (it is empty, or was merged into its predecessor). */
   private removeBlock(k: number): void {
-    const nb = this.blocks.length;
-    this.blocks.splice(k, 1);
+    this.freeSlotList.push(this.phys[k]!);
+    const nb = this.nb;
+    for (const a of [this.phys, this.sizes, this.starts]) a.copyWithin(k, k + 1, nb);
     this.lastScore.copyWithin(k, k + 1, nb);
-    this.lastAux.copyWithin(k, k + 1, nb);
-    if (k > 0) {
-      // After a merge into block k - 1 its last key changed; otherwise this rewrites the same value.
-      const prev = this.blocks[k - 1]!;
-      this.lastScore[k - 1] = prev.scores[prev.size - 1]!;
-      this.lastAux[k - 1] = prev.aux[prev.size - 1]!;
-    }
+    this.lastSeq.copyWithin(k, k + 1, nb);
+    this.nb = nb - 1;
     this.rebuild();
   }
 
-  private growLasts(): void {
-    const nb = this.blocks.length;
-    if (nb <= this.lastScore.length) return;
-    const size = this.lastScore.length * 2;
-    const s = new Float64Array(size);
-    s.set(this.lastScore);
-    this.lastScore = s;
-    const a = new Float64Array(size);
-    a.set(this.lastAux);
-    this.lastAux = a;
+  /** Makes room for a block at list index `k`. */
+  private openBlock(k: number): void {
+    const nb = this.nb;
+    if (nb === this.phys.length) {
+      this.phys = grownInts(this.phys);
+      this.sizes = grownInts(this.sizes);
+      this.starts = grownInts(this.starts);
+      this.lastScore = grownFloats(this.lastScore);
+      this.lastSeq = grownFloats(this.lastSeq);
+      this.sizeTree = new Int32Array(this.phys.length + 1);
+      this.startTree = new Int32Array(this.phys.length + 1);
+    }
+    for (const a of [this.phys, this.sizes, this.starts]) a.copyWithin(k + 1, k, nb);
+    this.lastScore.copyWithin(k + 1, k, nb);
+    this.lastSeq.copyWithin(k + 1, k, nb);
+    this.nb = nb + 1;
   }
 
-  /** Rebuilds the Fenwick tree in O(blocks); only after a split or merge, so amortised O(1). */
+  /** A free arena slot, growing the arena (doubling) when none is left. */
+  private allocSlot(): number {
+    const reused = this.freeSlotList.pop();
+    if (reused !== undefined) return reused;
+    const cap = this.cap;
+    const capacity = this.ids.length / cap;
+    if (this.slots === capacity) {
+      const keys = new Float64Array(capacity * 4 * cap);
+      keys.set(this.keys);
+      this.keys = keys;
+      const ids = new Int32Array(capacity * 2 * cap);
+      ids.set(this.ids);
+      this.ids = ids;
+    }
+    return this.slots++;
+  }
+
+  /** Rebuilds both Fenwick trees in O(blocks); only after a split, merge or removal. */
   private rebuild(): void {
-    const nb = this.blocks.length;
-    if (this.tree.length < nb + 1) this.tree = new Int32Array(this.lastScore.length + 1);
-    const tree = this.tree;
-    tree.fill(0, 0, nb + 1);
+    const nb = this.nb;
+    const st = this.sizeTree;
+    const dt = this.startTree;
+    st.fill(0, 0, nb + 1);
+    dt.fill(0, 0, nb + 1);
     for (let x = 1; x <= nb; x++) {
-      tree[x] = tree[x]! + this.blocks[x - 1]!.size;
+      st[x] = st[x]! + this.sizes[x - 1]!;
+      dt[x] = dt[x]! + this.starts[x - 1]!;
       const up = x + (x & -x);
-      if (up <= nb) tree[up] = tree[up]! + tree[x]!;
+      if (up <= nb) {
+        st[up] = st[up]! + st[x]!;
+        dt[up] = dt[up]! + dt[x]!;
+      }
     }
     let top = 1;
     while (top * 2 <= nb) top *= 2;
     this.topBit = top;
-  }
-
-  /** Throws when a structural invariant is broken; for tests. */
-  check(label: string): void {
-    const fail = (why: string): never => {
-      throw new GamifyError("INTERNAL", `${label}: ${why}`);
-    };
-    let total = 0;
-    for (let k = 0; k < this.blocks.length; k++) {
-      const block = this.blocks[k]!;
-      if (block.size === 0 && this.blocks.length > 1) fail(`empty block ${k}`);
-      if (block.size >= this.cap) fail(`overfull block ${k}`);
-      if (this.prefix(k) !== total) fail(`fenwick prefix ${k}`);
-      total += block.size;
-      if (block.size > 0) {
-        if (this.lastScore[k] !== block.scores[block.size - 1]) fail(`last score of block ${k}`);
-        if (this.withIds && this.lastAux[k] !== block.aux[block.size - 1]) fail(`last seq of block ${k}`);
-      }
-    }
-    if (total !== this.size) fail("size");
-  }
-}
-
-/**
- * An order-statistic index of leaderboard entries, ordered by score descending and then by `seq`
- * ascending. `(score, seq)` must be unique: callers stamp `seq` from a counter.
- *
- * @example
- * ```ts
- * const index = new OrderedIndex();
- * index.insert(10, 1, "ana");
- * index.insert(10, 2, "ben");
- * index.positionOf(10, 2); // 1
- * index.countAbove(10); // 0
- * ```
- */
-export class OrderedIndex {
-  private readonly list: BlockList;
-  /** Distinct scores, descending, with their multiplicity in `aux`. */
-  private readonly distinct: BlockList;
-  /** User id of each slot referenced from the blocks. */
-  private names: string[] = [];
-  /** Slots freed by deletes, reused before the table grows. */
-  private freeSlots: number[] = [];
-
-  /** Creates an empty index. */
-  constructor(options: OrderedIndexOptions = {}) {
-    const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-    if (!Number.isInteger(blockSize) || blockSize < 4) {
-      throw new GamifyError("INVALID_ARGUMENT", `blockSize must be an integer >= 4; got ${String(blockSize)}.`);
-    }
-    this.list = new BlockList(blockSize, true);
-    this.distinct = new BlockList(blockSize, false);
-  }
-
-  /** Number of entries. */
-  get size(): number {
-    return this.list.size;
-  }
-
-  /** Number of distinct scores. */
-  get distinctSize(): number {
-    return this.distinct.size;
-  }
-
-  /** Adds an entry. Throws `INTERNAL` when `(score, seq)` is already present. */
-  insert(score: number, seq: number, userId: string): void {
-    const list = this.list;
-    list.boundByKey(score, seq);
-    const block = list.blocks[list.k]!;
-    if (list.i < block.size && block.scores[list.i] === score && block.aux[list.i] === seq) {
-      throw new GamifyError("INTERNAL", `duplicate index key (${score}, ${seq}).`);
-    }
-    const slot = this.freeSlots.pop() ?? this.names.length;
-    this.names[slot] = userId;
-    list.insertAt(list.k, list.i, score, seq, slot);
-
-    const distinct = this.distinct;
-    distinct.boundByScore(score, false);
-    const d = distinct.blocks[distinct.k]!;
-    if (distinct.i < d.size && d.scores[distinct.i] === score) d.aux[distinct.i]!++;
-    else distinct.insertAt(distinct.k, distinct.i, score, 1, 0);
-  }
-
-  /** Removes the entry `(score, seq)`; false when absent. */
-  delete(score: number, seq: number): boolean {
-    const list = this.list;
-    list.boundByKey(score, seq);
-    const block = list.blocks[list.k]!;
-    if (list.i >= block.size || block.scores[list.i] !== score || block.aux[list.i] !== seq) return false;
-    const slot = block.ids[list.i]!;
-    // Drop the reference so the id can be collected.
-    this.names[slot] = "";
-    this.freeSlots.push(slot);
-    list.deleteAt(list.k, list.i);
-
-    const distinct = this.distinct;
-    distinct.boundByScore(score, false);
-    const d = distinct.blocks[distinct.k]!;
-    if (d.aux[distinct.i]! > 1) d.aux[distinct.i]!--;
-    else distinct.deleteAt(distinct.k, distinct.i);
-    return true;
-  }
-
-  /** 0-based position of `(score, seq)`, or -1 when absent. */
-  positionOf(score: number, seq: number): number {
-    const list = this.list;
-    list.boundByKey(score, seq);
-    const block = list.blocks[list.k]!;
-    if (list.i >= block.size || block.scores[list.i] !== score || block.aux[list.i] !== seq) return -1;
-    return list.prefix(list.k) + list.i;
-  }
-
-  /** The entry at a 0-based position, or undefined when out of range. */
-  at(pos: number): IndexEntry | undefined {
-    const list = this.list;
-    if (!Number.isInteger(pos) || pos < 0 || pos >= list.size) return undefined;
-    list.locate(pos);
-    const block = list.blocks[list.k]!;
-    return { score: block.scores[list.i]!, seq: block.aux[list.i]!, userId: this.names[block.ids[list.i]!]! };
-  }
-
-  /** Number of entries with a score strictly greater than `score` (its standard rank minus one). */
-  countAbove(score: number): number {
-    return this.list.boundByScore(score, false);
-  }
-
-  /** Number of entries with a score greater than or equal to `score`. */
-  countAtLeast(score: number): number {
-    return this.list.boundByScore(score, true);
-  }
-
-  /** Number of distinct scores strictly greater than `score` (its dense rank minus one). */
-  distinctAbove(score: number): number {
-    return this.distinct.boundByScore(score, false);
-  }
-
-  /**
-   * Calls `visit` for the entries at positions `[start, end)` in order, clamped to the index.
-   * Walks blocks directly, so a page costs one O(log n) lookup plus its length.
-   */
-  forEachInRange(start: number, end: number, visit: (userId: string, score: number, seq: number, pos: number) => void): void {
-    const list = this.list;
-    const names = this.names;
-    const from = Math.max(0, start);
-    const to = Math.min(list.size, end);
-    if (from >= to) return;
-    list.locate(from);
-    let k = list.k;
-    let i = list.i;
-    let pos = from;
-    while (pos < to) {
-      const block = list.blocks[k]!;
-      const stop = Math.min(block.size, i + (to - pos));
-      for (; i < stop; i++, pos++) visit(names[block.ids[i]!]!, block.scores[i]!, block.aux[i]!, pos);
-      k++;
-      i = 0;
-    }
-  }
-
-  /** Removes every entry. */
-  clear(): void {
-    this.list.clear();
-    this.distinct.clear();
-    this.names = [];
-    this.freeSlots = [];
-  }
-
-  /** Throws `INTERNAL` when an internal invariant is broken. For tests; O(n). */
-  checkInvariants(): void {
-    this.list.check("entries");
-    this.distinct.check("distinct scores");
-    let multiplicity = 0;
-    for (const block of this.distinct.blocks) for (let i = 0; i < block.size; i++) multiplicity += block.aux[i]!;
-    if (multiplicity !== this.list.size) throw new GamifyError("INTERNAL", "distinct multiplicities do not add up");
   }
 }
