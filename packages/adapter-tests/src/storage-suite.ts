@@ -967,7 +967,8 @@ export function storageSuite(runner: SuiteRunner, factory: () => Storage | Promi
       test("applyAwards returns outcomes in request order, clamps at floors, sets levels and logs events with the applied values", () =>
         withStorage(async (storage) => {
           const now = Date.now();
-          const level = { levelFor: (p: number) => Math.max(1, Math.floor(p / 100) + 1), followDown: false };
+          const curve = levels.linear({ step: 100 });
+          const level = { levelFor: (p: number) => curve.levelFor(p), pointsFor: (l: number) => curve.pointsFor(l), followDown: false };
           const requests: AwardRequest[] = [
             { metric: "xp", delta: 5, event: pointsEvent("r1", "raw", "xp", 5, now) },
             { metric: "xp", delta: -3, floor: 0, event: pointsEvent("r2", "raw", "xp", -3, now) },

@@ -9,7 +9,7 @@ import { memoryLeaderboards } from "./memory/leaderboards.js";
 import { memoryStorage } from "./memory/storage.js";
 import type { AwardOptions, BadgeOptions, BatchAward, GamifyOptions, MetricOptions } from "./options.js";
 import { checkRules, isThresholdRule, type Rule } from "./rules.js";
-import type { AnalyticsBucket, AnalyticsStore, AwardOutcome, AwardRequest, EventPage, Granularity, UserState } from "./types.js";
+import type { AnalyticsBucket, AnalyticsStore, AwardOutcome, AwardRequest, EventPage, Granularity, LevelPolicy, UserState } from "./types.js";
 import {
   checkAmount,
   checkBadge,
@@ -134,8 +134,6 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
   const generateId = options.generateId ?? newId;
   const defaultMetric = checkMetric(options.defaultMetric ?? "points");
 
-  const curves = new Map<string, LevelCurve>();
-  for (const [metric, definition] of Object.entries(options.levels ?? {})) curves.set(checkMetric(metric), toLevelCurve(definition));
   const metricOptions = new Map<string, MetricOptions>();
   for (const [metric, opts] of Object.entries(options.metrics ?? {})) {
     checkMetric(metric);
@@ -143,6 +141,16 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
       throw invalidArgument(`metrics.${metric}.floor must be a safe integer; got ${describe(opts.floor)}.`, { field: "floor" });
     }
     metricOptions.set(metric, opts);
+  }
+  // One policy object per metric, built once: adapters may cache per-policy work (e.g. thresholds).
+  const policies = new Map<string, LevelPolicy>();
+  for (const [metric, definition] of Object.entries(options.levels ?? {})) {
+    const curve: LevelCurve = toLevelCurve(definition);
+    policies.set(checkMetric(metric), {
+      levelFor: (points) => curve.levelFor(points),
+      pointsFor: (level) => curve.pointsFor(level),
+      followDown: metricOptions.get(metric)?.levelsFollowDown === true,
+    });
   }
   const ruleList: Rule[] = (options.rules ?? []).flat() as Rule[];
   checkRules(ruleList, defaultMetric);
@@ -215,7 +223,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
       ...(item.reason === undefined ? {} : { reason: item.reason }),
       ...(metadata === undefined ? {} : { metadata }),
     } as PointsEvent;
-    const curve = curves.get(metric);
+    const level = policies.get(metric);
     const opts = metricOptions.get(metric);
     const request: AwardRequest = {
       metric,
@@ -223,7 +231,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
       event,
       ...(item.idempotencyKey === undefined ? {} : { idempotencyKey: checkIdempotencyKey(item.idempotencyKey) }),
       ...(opts?.floor === undefined ? {} : { floor: opts.floor }),
-      ...(curve ? { level: { levelFor: (p: number) => curve.levelFor(p), followDown: opts?.levelsFollowDown === true } } : {}),
+      ...(level ? { level } : {}),
     };
     return { index, userId, metric, request };
   };
@@ -261,8 +269,8 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
         delta: outcome.delta,
         total: outcome.total,
         previousTotal: outcome.previousTotal,
-        level: curves.has(metric) ? outcome.level : null,
-        previousLevel: curves.has(metric) ? outcome.previousLevel : null,
+        level: policies.has(metric) ? outcome.level : null,
+        previousLevel: policies.has(metric) ? outcome.previousLevel : null,
         replayed: outcome.replayed,
         events,
       });

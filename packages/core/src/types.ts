@@ -33,6 +33,11 @@ export interface UserState {
 export interface LevelPolicy {
   /** The level for a total; non-decreasing in `points`, at least 1. */
   levelFor(points: number): number;
+  /**
+   * The fewest points for a level (1 → 0; Infinity past the curve's last level). Adapters that
+   * cannot run JavaScript inside their atomic step (Redis) precompute the thresholds from it.
+   */
+  pointsFor(level: number): number;
   /** When true, the level follows the total down after deductions; otherwise it never decreases. */
   readonly followDown: boolean;
 }

@@ -58,8 +58,18 @@ function outOfRange(field: string, value: number): GamifyError {
   });
 }
 
+/** Options for {@link memoryLeaderboards}. */
+export interface MemoryLeaderboardsOptions {
+  /**
+   * Milliseconds since the epoch, compared with `expiresAt`. Default `Date.now`. Pass the engine's
+   * clock when it is not the real time, or boards of "finished" periods vanish early or late.
+   */
+  readonly clock?: () => number;
+}
+
 class MemoryLeaderboardStore implements LeaderboardStore {
   readonly name = "memory";
+  private readonly clock: () => number;
   private boards = new Map<string, Board>();
   /** Boards each user is on, so removeUser costs O(that user's boards). */
   private userBoards = new Map<string, Set<Board>>();
@@ -69,6 +79,10 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   private seq = 0;
   private lastSweep = 0;
   private closed = false;
+
+  constructor(clock: () => number) {
+    this.clock = clock;
+  }
 
   async increment(
     updates: readonly { readonly board: string; readonly delta: number; readonly expiresAt?: number | undefined }[],
@@ -242,7 +256,7 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   /** The board, unless it is absent or expired (an expired board is dropped on the spot). */
   private live(name: string): Board | undefined {
     const b = this.boards.get(name);
-    if (b !== undefined && b.expiresAt !== undefined && b.expiresAt <= Date.now()) {
+    if (b !== undefined && b.expiresAt !== undefined && b.expiresAt <= this.clock()) {
       this.drop(b);
       return undefined;
     }
@@ -290,7 +304,7 @@ class MemoryLeaderboardStore implements LeaderboardStore {
 
   private maybeSweep(): void {
     if (this.expiring.size === 0) return;
-    const now = Date.now();
+    const now = this.clock();
     if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
     this.lastSweep = now;
     for (const b of this.expiring) if (b.expiresAt !== undefined && b.expiresAt <= now) this.drop(b);
@@ -317,6 +331,7 @@ function page(index: OrderedIndex, start: number, end: number, mode: RankMode): 
  * An in-memory {@link LeaderboardStore}: ranks, pages and windows in O(log n) per call, for
  * tests, single-process apps and as the reference the other adapters are checked against.
  * State lives in the process and is lost on exit; nothing is shared between instances.
+ * A board given an `expiresAt` is dropped once the clock passes it.
  *
  * @example
  * ```ts
@@ -327,6 +342,6 @@ function page(index: OrderedIndex, start: number, end: number, mode: RankMode): 
  * await boards.rank("points:all", "ben", "ordinal"); // { userId: "ben", score: 10, rank: 2 }
  * ```
  */
-export function memoryLeaderboards(): LeaderboardStore {
-  return new MemoryLeaderboardStore();
+export function memoryLeaderboards(options: MemoryLeaderboardsOptions = {}): LeaderboardStore {
+  return new MemoryLeaderboardStore(options.clock ?? Date.now);
 }
