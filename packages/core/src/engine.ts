@@ -8,7 +8,7 @@ import { memoryAnalytics } from "./memory/analytics.js";
 import { memoryLeaderboards } from "./memory/leaderboards.js";
 import { memoryStorage } from "./memory/storage.js";
 import type { AwardOptions, BadgeOptions, BatchAward, GamifyOptions, MetricOptions } from "./options.js";
-import { checkRules, isThresholdRule, type Rule } from "./rules.js";
+import { checkRules, isThresholdRule, type CountRule, type Rule } from "./rules.js";
 import type { AnalyticsBucket, AnalyticsStore, AwardOutcome, AwardRequest, EventPage, Granularity, LevelPolicy, UserState } from "./types.js";
 import {
   checkAmount,
@@ -249,8 +249,8 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i] as AwardOutcome;
       const { metric } = planned[i] as PlannedAward;
-      const hasLevels = outcome.level !== outcome.previousLevel;
-      const levelChanges = hasLevels ? levelEvents(userId, metric, outcome) : [];
+      const levelChanged = outcome.level !== outcome.previousLevel;
+      const levelChanges = levelChanged ? levelEvents(userId, metric, outcome) : [];
       const events: GamifyEvent[] = outcome.delta === 0 ? levelChanges : [outcome.event, ...levelChanges];
       if (!outcome.replayed) {
         for (const event of events) fresh.push(event);
@@ -307,35 +307,39 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     return { userId, badge, awarded, awardedAt, events: awarded ? [event] : [] };
   };
 
-  /** Fires the rules an event may satisfy; each rule at most once per user (claimOnce). */
-  const evaluateRules = async (event: GamifyEvent, depth: number): Promise<number> => {
-    let fired = 0;
+  /** Fires the rules an event may satisfy. */
+  const evaluateRules = async (event: GamifyEvent, depth: number): Promise<void> => {
     for (const rule of ruleList) {
       try {
-        if (!(await ruleMatches(rule, event))) continue;
-        if (!(await storage.claimOnce(event.userId, `rule:${rule.id}`, event.at))) continue;
-        fired++;
-        await giveReward(rule, event.userId, event.at, depth + 1);
+        if (await ruleMatches(rule, event)) await fire(rule, event.userId, event.at, depth + 1);
       } catch (error) {
         emitter.reportError(error, event);
       }
     }
-    return fired;
   };
 
   const ruleMatches = async (rule: Rule, event: GamifyEvent): Promise<boolean> => {
     if (isThresholdRule(rule)) {
       return (event.type === "points_added" || event.type === "points_removed") && event.metric === rule.when.metric && event.total >= rule.when.reaches;
     }
-    const { when } = rule;
-    if (event.type !== when.event) return false;
-    if (when.action !== undefined && (event.type !== "action" || event.action !== when.action)) return false;
-    const count = await storage.countEvents(event.userId, {
+    if (event.type !== rule.when.event) return false;
+    if (rule.when.action !== undefined && (event.type !== "action" || event.action !== rule.when.action)) return false;
+    return countReached(rule, event.userId, event.at);
+  };
+
+  /** True when the rule's event has happened often enough, within its window before `at`. */
+  const countReached = async ({ when }: CountRule, userId: string, at: number): Promise<boolean> =>
+    (await storage.countEvents(userId, {
       type: when.event,
       action: when.action,
-      since: when.withinMs === undefined ? undefined : event.at - when.withinMs,
-    });
-    return count >= when.times;
+      since: when.withinMs === undefined ? undefined : at - when.withinMs,
+    })) >= when.times;
+
+  /** Claims the rule for the user, then rewards; false when it had fired before. At most once per user, also under concurrency. */
+  const fire = async (rule: Rule, userId: string, at: number, depth: number): Promise<boolean> => {
+    if (!(await storage.claimOnce(userId, `rule:${rule.id}`, at))) return false;
+    await giveReward(rule, userId, at, depth);
+    return true;
   };
 
   const giveReward = async (rule: Rule, userId: string, at: number, depth: number): Promise<void> => {
@@ -479,28 +483,15 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     },
   };
 
-  /** Evaluates every rule for one user against their current state. */
+  /** Evaluates every rule for one user against their current state; returns the rules fired. */
   const backfillUser = async (userId: string): Promise<number> => {
     const state = await storage.getUser(userId);
     if (!state) return 0;
     const now = clock();
     let fired = 0;
     for (const rule of ruleList) {
-      let matches: boolean;
-      if (isThresholdRule(rule)) {
-        matches = (state.points[rule.when.metric] ?? 0) >= rule.when.reaches;
-      } else {
-        const { when } = rule;
-        const count = await storage.countEvents(userId, {
-          type: when.event,
-          action: when.action,
-          since: when.withinMs === undefined ? undefined : now - when.withinMs,
-        });
-        matches = count >= when.times;
-      }
-      if (!matches || !(await storage.claimOnce(userId, `rule:${rule.id}`, now))) continue;
-      fired++;
-      await giveReward(rule, userId, now, 1);
+      const matches = isThresholdRule(rule) ? (state.points[rule.when.metric] ?? 0) >= rule.when.reaches : await countReached(rule, userId, now);
+      if (matches && (await fire(rule, userId, now, 1))) fired++;
     }
     return fired;
   };
