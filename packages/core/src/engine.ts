@@ -127,10 +127,10 @@ interface PlannedAward {
  * await gk.addPoints("alice", 50, { metric: "xp" });
  */
 export function createGamify(options: GamifyOptions = {}): Gamify {
-  const storage = options.storage ?? memoryStorage();
-  const boardStore = options.leaderboardStore ?? memoryLeaderboards();
-  const analytics: AnalyticsStore | undefined = options.analytics === false ? undefined : (options.analytics ?? memoryAnalytics());
   const clock = options.clock ?? Date.now;
+  const storage = options.storage ?? memoryStorage();
+  const boardStore = options.leaderboardStore ?? memoryLeaderboards({ clock: () => clock() });
+  const analytics: AnalyticsStore | undefined = options.analytics === false ? undefined : (options.analytics ?? memoryAnalytics());
   const generateId = options.generateId ?? newId;
   const defaultMetric = checkMetric(options.defaultMetric ?? "points");
 

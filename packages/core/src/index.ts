@@ -19,6 +19,7 @@ export type * from "./types.js";
 export { memoryStorage } from "./memory/storage.js";
 export type { MemoryStorageOptions } from "./memory/storage.js";
 export { memoryLeaderboards } from "./memory/leaderboards.js";
+export type { MemoryLeaderboardsOptions } from "./memory/leaderboards.js";
 export { memoryAnalytics } from "./memory/analytics.js";
 export type { MemoryAnalyticsOptions } from "./memory/analytics.js";
 export { checkAmount, checkBadge, checkIdempotencyKey, checkMetric, checkUserId } from "./validate.js";

@@ -49,7 +49,8 @@ function checkScore(value: unknown, field: string): number {
     throw new GamifyError("INVALID_ARGUMENT", `${field} must be an integer; got ${String(value)}.`, { details: { field } });
   }
   if (!Number.isSafeInteger(value)) throw outOfRange(field, value);
-  return value;
+  // -0 would otherwise be stored and handed back; it equals 0 everywhere except Object.is.
+  return value === 0 ? 0 : value;
 }
 
 function outOfRange(field: string, value: number): GamifyError {
