@@ -13,6 +13,8 @@ export default defineConfig({
   },
   test: {
     include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+    // CI also writes a JSON report so .ci/run can print a plain "N passed, N failed" line.
+    reporters: process.env["CI"] ? ["default", ["json", { outputFile: ".tmp/vitest-report.json" }]] : ["default"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     coverage: {
