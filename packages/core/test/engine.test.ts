@@ -303,3 +303,16 @@ describe("input validation at the edge", () => {
     await gk.close();
   });
 });
+
+describe("memory storage housekeeping", () => {
+  test("idempotency keys expire after the TTL and are applied again", async () => {
+    let now = 1_000_000;
+    const gk = createGamify({ clock: () => now, storage: memoryStorage({ idempotencyTtlMs: 1000 }) });
+    for (let i = 0; i < 100; i++) await gk.addPoints("u", 1, { idempotencyKey: `k${i}` });
+    expect((await gk.addPoints("u", 1, { idempotencyKey: "k0" })).replayed).toBe(true);
+    now += 1000;
+    const again = await gk.addPoints("u", 1, { idempotencyKey: "k0" });
+    expect(again).toMatchObject({ replayed: false, total: 101 });
+    await gk.close();
+  });
+});

@@ -107,7 +107,11 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
       for (const outcome of outcomes) {
         if (!outcome.replayed && outcome.delta !== 0) user.events.push(outcome.event);
       }
-      seen.forEach((outcome, key) => user.idempotency.set(key, { outcome, expiresAt: now + ttl }));
+      if (seen.size > 0) {
+        // Sweep this user's expired keys now and then, so a busy user's map stays bounded by the TTL.
+        if (user.idempotency.size >= 64) sweepExpired(user.idempotency, now);
+        seen.forEach((outcome, key) => user.idempotency.set(key, { outcome, expiresAt: now + ttl }));
+      }
       return outcomes;
     },
 
@@ -205,6 +209,10 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
       order.length = 0;
     },
   };
+}
+
+function sweepExpired(keys: UserRecord["idempotency"], now: number): void {
+  for (const [key, entry] of keys) if (entry.expiresAt <= now) keys.delete(key);
 }
 
 function liveKey(user: UserRecord | undefined, key: string, now: number) {
