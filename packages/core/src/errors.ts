@@ -35,6 +35,10 @@ export interface GamifyErrorOptions {
   details?: Readonly<Record<string, unknown>>;
 }
 
+// A global brand, so `instanceof GamifyError` holds across duplicate copies of core (ESM and CJS
+// builds loaded side by side, or two installed versions).
+const BRAND = Symbol.for("gamifykit.GamifyError");
+
 /**
  * The one error class GamifyKit throws. Branch on `code`, never on the message:
  * messages are written for people and may be reworded.
@@ -48,6 +52,11 @@ export class GamifyError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details ?? {};
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 }
 

@@ -121,3 +121,14 @@ describe("the built bundles work", () => {
     }
   });
 });
+
+describe("GamifyError across builds", () => {
+  test("an error thrown by the CJS build is an instance of the ESM build's GamifyError", async () => {
+    const esm = (await import(pathToFileURL(`${dist}index.js`).href)) as typeof Core;
+    const cjs = createRequire(import.meta.url)(`${dist}index.cjs`) as typeof Core;
+    const error = new cjs.GamifyError("NOT_FOUND", "x");
+    expect(error).toBeInstanceOf(esm.GamifyError);
+    expect(esm.isGamifyError(error, "NOT_FOUND")).toBe(true);
+    expect(new Error("plain")).not.toBeInstanceOf(esm.GamifyError);
+  });
+});
