@@ -89,7 +89,8 @@ export function memoryAnalytics(options: MemoryAnalyticsOptions = {}): Analytics
 
     async activeUsers({ granularity, at }) {
       open();
-      return buckets.get(granularity)?.get(periodKey(granularity, at, timeZone))?.users.size ?? 0;
+      const key = periodKey(granularity, at, timeZone); // validates the granularity first
+      return buckets.get(granularity)?.get(key)?.users.size ?? 0;
     },
 
     async forgetUser(userId: string) {

@@ -99,7 +99,8 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
         if (key !== undefined) seen.set(key, outcome);
         outcomes.push(outcome);
       }
-      // Commit.
+      // Commit. A call made only of replays changes nothing, not even updatedAt.
+      if (totals.size === 0 && existing) return outcomes;
       const user = existing ?? record(userId, now);
       user.updatedAt = now;
       totals.forEach((total, metric) => user.points.set(metric, total));
