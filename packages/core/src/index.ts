@@ -22,6 +22,6 @@ export { memoryLeaderboards } from "./memory/leaderboards.js";
 export type { MemoryLeaderboardsOptions } from "./memory/leaderboards.js";
 export { memoryAnalytics } from "./memory/analytics.js";
 export type { MemoryAnalyticsOptions } from "./memory/analytics.js";
-export { checkAmount, checkBadge, checkIdempotencyKey, checkMetric, checkUserId } from "./validate.js";
+export { checkAmount, checkBadge, checkCount, checkIdempotencyKey, checkMetric, checkRankMode, checkScore, checkUserId } from "./validate.js";
 export { computeAward } from "./award-math.js";
 export type { AwardStep } from "./award-math.js";

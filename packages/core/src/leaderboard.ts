@@ -3,7 +3,7 @@ import type { LeaderboardConfig } from "./options.js";
 import { checkTimeZone, periodKey, periodRange } from "./periods.js";
 import type { LeaderboardStore, Period, RankedEntry, RankMode } from "./types.js";
 import { PERIODS } from "./types.js";
-import { checkCount, checkMetric, checkTimestamp, checkUserId, describe } from "./validate.js";
+import { checkCount, checkMetric, checkRankMode, checkTimestamp, checkUserId, describe } from "./validate.js";
 
 /** Which board to read. */
 export interface LeaderboardQuery {
@@ -39,7 +39,6 @@ interface BoardSettings {
 }
 
 const DEFAULT_SETTINGS: BoardSettings = { periods: ["all"], timeZone: "UTC", mode: "standard", keepFinishedFor: 30 * 86_400_000 };
-const MODES: readonly RankMode[] = ["standard", "dense", "ordinal"];
 
 /** The board id for a metric's period bucket. `/` cannot appear in metric names, so ids never collide. */
 export function boardId(metric: string, period: Period, key: string): string {
@@ -59,7 +58,7 @@ export function createLeaderboards(store: LeaderboardStore, configs: readonly Le
     settings.set(metric, {
       periods: [...new Set<Period>(["all", ...periods])],
       timeZone: checkTimeZone(config.timeZone ?? "UTC"),
-      mode: checkMode(config.mode ?? "standard"),
+      mode: checkRankMode(config.mode ?? "standard"),
       keepFinishedFor: checkCount(config.keepFinishedFor ?? DEFAULT_SETTINGS.keepFinishedFor, "keepFinishedFor", { max: Number.MAX_SAFE_INTEGER }),
     });
   }
@@ -89,7 +88,7 @@ export function createLeaderboards(store: LeaderboardStore, configs: readonly Le
           { details: { metric, period } },
         );
       }
-      const mode = checkMode(query.mode ?? config.mode);
+      const mode = checkRankMode(query.mode ?? config.mode);
       const at = query.at === undefined ? clock() : checkTimestamp(query.at);
       const board = boardId(metric, period, periodKey(period, at, config.timeZone));
       return {
@@ -116,9 +115,4 @@ export function createLeaderboards(store: LeaderboardStore, configs: readonly Le
       };
     },
   };
-}
-
-function checkMode(mode: unknown): RankMode {
-  if (!MODES.includes(mode as RankMode)) throw invalidArgument(`mode must be one of ${MODES.join(", ")}; got ${describe(mode)}.`, { field: "mode" });
-  return mode as RankMode;
 }

@@ -1,4 +1,5 @@
-import { invalidArgument } from "./errors.js";
+import { GamifyError, invalidArgument } from "./errors.js";
+import type { RankMode } from "./types.js";
 
 /** Ids, metric and badge names: 1–128 characters from a URL- and key-safe set. */
 const NAME = /^[A-Za-z0-9_.:@|-]{1,128}$/;
@@ -59,6 +60,31 @@ export function checkCount(value: unknown, field: string, { min = 0, max = 10_00
     throw invalidArgument(`${field} must be an integer from ${min} to ${max}; got ${describe(value)}.`, { field });
   }
   return value;
+}
+
+/** Validates a ranking mode. */
+export function checkRankMode(mode: unknown): RankMode {
+  if (mode !== "standard" && mode !== "dense" && mode !== "ordinal") {
+    throw invalidArgument(`mode must be "standard", "dense" or "ordinal"; got ${describe(mode)}.`, { field: "mode" });
+  }
+  return mode;
+}
+
+/**
+ * Validates a leaderboard score or delta: an integer (INVALID_ARGUMENT otherwise) inside the
+ * safe-integer range (OUT_OF_RANGE otherwise). Returns 0 for -0.
+ */
+export function checkScore(value: unknown, field: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw invalidArgument(`${field} must be an integer; got ${describe(value)}.`, { field });
+  }
+  if (!Number.isSafeInteger(value)) {
+    throw new GamifyError("OUT_OF_RANGE", `${field} would leave the safe-integer range (got ${value}).`, {
+      details: { field, value, max: Number.MAX_SAFE_INTEGER, min: Number.MIN_SAFE_INTEGER },
+    });
+  }
+  // -0 would otherwise be stored and handed back; it equals 0 everywhere except Object.is.
+  return value === 0 ? 0 : value;
 }
 
 /** Metadata must be a plain JSON object so every adapter can store it. */

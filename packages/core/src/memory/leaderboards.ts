@@ -1,5 +1,6 @@
 import { GamifyError } from "../errors.js";
 import type { LeaderboardStore, RankMode, RankedEntry } from "../types.js";
+import { checkCount, checkRankMode as checkMode, checkScore } from "../validate.js";
 import { OrderedIndex } from "./ordered-index.js";
 
 /** A user's place on one board; mutated in place so score changes allocate nothing. */
@@ -25,39 +26,6 @@ function closedError(): GamifyError {
   return new GamifyError("CLOSED", "The memory leaderboard store is closed.");
 }
 
-function checkMode(mode: unknown): RankMode {
-  if (mode !== "standard" && mode !== "dense" && mode !== "ordinal") {
-    throw new GamifyError("INVALID_ARGUMENT", `mode must be "standard", "dense" or "ordinal"; got ${String(mode)}.`, {
-      details: { field: "mode" },
-    });
-  }
-  return mode;
-}
-
-function checkCount(value: unknown, field: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new GamifyError("INVALID_ARGUMENT", `${field} must be a non-negative integer; got ${String(value)}.`, {
-      details: { field },
-    });
-  }
-  return value;
-}
-
-/** Integers outside the safe range are OUT_OF_RANGE; anything else that is not an integer is a bad argument. */
-function checkScore(value: unknown, field: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value)) {
-    throw new GamifyError("INVALID_ARGUMENT", `${field} must be an integer; got ${String(value)}.`, { details: { field } });
-  }
-  if (!Number.isSafeInteger(value)) throw outOfRange(field, value);
-  // -0 would otherwise be stored and handed back; it equals 0 everywhere except Object.is.
-  return value === 0 ? 0 : value;
-}
-
-function outOfRange(field: string, value: number): GamifyError {
-  return new GamifyError("OUT_OF_RANGE", `${field} would leave the safe-integer range (got ${value}).`, {
-    details: { field, value, max: Number.MAX_SAFE_INTEGER, min: Number.MIN_SAFE_INTEGER },
-  });
-}
 
 /** Options for {@link memoryLeaderboards}. */
 export interface MemoryLeaderboardsOptions {
@@ -123,7 +91,7 @@ class MemoryLeaderboardStore implements LeaderboardStore {
         base = entry?.score ?? 0;
       }
       const total = base + delta;
-      if (!Number.isSafeInteger(total)) throw outOfRange(`score on board ${update.board}`, total);
+      checkScore(total, `score on board ${update.board}`);
       totals[u] = total;
       pending?.set(update.board, total);
     }
@@ -183,8 +151,8 @@ class MemoryLeaderboardStore implements LeaderboardStore {
 
   async top(board: string, options: { offset: number; limit: number; mode: RankMode }): Promise<RankedEntry[]> {
     this.assertOpen();
-    const offset = checkCount(options.offset, "offset");
-    const limit = checkCount(options.limit, "limit");
+    const offset = checkCount(options.offset, "offset", { max: Number.MAX_SAFE_INTEGER });
+    const limit = checkCount(options.limit, "limit", { max: Number.MAX_SAFE_INTEGER });
     const mode = checkMode(options.mode);
     const b = this.live(board);
     if (b === undefined) return [];
@@ -209,7 +177,7 @@ class MemoryLeaderboardStore implements LeaderboardStore {
 
   async around(board: string, userId: string, options: { radius: number; mode: RankMode }): Promise<RankedEntry[]> {
     this.assertOpen();
-    const radius = checkCount(options.radius, "radius");
+    const radius = checkCount(options.radius, "radius", { max: Number.MAX_SAFE_INTEGER });
     const mode = checkMode(options.mode);
     const b = this.live(board);
     const entry = b?.byUser.get(userId);
