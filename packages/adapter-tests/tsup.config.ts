@@ -9,5 +9,5 @@ export default defineConfig({
   treeshake: true,
   target: "es2022",
   platform: "neutral",
-  external: ["@gamifykit/core"],
+  external: ["@gamifykit/core", "testcontainers"],
 });

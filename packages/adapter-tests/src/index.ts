@@ -12,3 +12,5 @@ export { leaderboardSuite } from "./leaderboard-suite.js";
 export { analyticsSuite } from "./analytics-suite.js";
 export { expectGamifyError } from "./helpers.js";
 export type { SuiteOptions, SuiteRunner } from "./helpers.js";
+export { findTestServer } from "./servers.js";
+export type { ServerKind, TestServer } from "./servers.js";
