@@ -1,0 +1,29 @@
+import { sql, type InsertQueryBuilder, type RawBuilder } from "kysely";
+import type { LooseDb } from "./connection.js";
+import type { SqlDialectName } from "./options.js";
+
+type Insert<R> = InsertQueryBuilder<LooseDb, string, R>;
+
+/** Builds the SET list of an upsert from the incoming row's value and the stored row's value. */
+export type UpsertSet = (incoming: (column: string) => RawBuilder<unknown>, stored: (column: string) => RawBuilder<unknown>) => Record<string, RawBuilder<unknown>>;
+
+/**
+ * The two dialects' atomic upserts: `ON CONFLICT (…) DO UPDATE` on PostgreSQL and
+ * `ON DUPLICATE KEY UPDATE` on MySQL. Either way the conflicting row is locked and updated in the
+ * same statement, so concurrent upserts of one key never lose an update.
+ */
+export function upsert<R>(dialect: SqlDialectName, table: string, insert: Insert<R>, conflict: readonly string[], set: UpsertSet): Insert<R> {
+  const stored = (column: string) => sql`${sql.ref(`${table}.${column}`)}`;
+  if (dialect === "postgres") {
+    const incoming = (column: string) => sql`${sql.ref(`excluded.${column}`)}`;
+    return insert.onConflict((oc) => oc.columns([...conflict]).doUpdateSet(set(incoming, stored)));
+  }
+  // VALUES(col) rather than the row alias syntax: MariaDB has no alias form.
+  const incoming = (column: string) => sql`VALUES(${sql.ref(column)})`;
+  return insert.onDuplicateKeyUpdate(set(incoming, stored));
+}
+
+/** INSERT that silently skips rows whose key exists (`ON CONFLICT DO NOTHING` / `INSERT IGNORE`). */
+export function insertIgnore<R>(dialect: SqlDialectName, insert: Insert<R>): Insert<R> {
+  return dialect === "postgres" ? insert.onConflict((oc) => oc.doNothing()) : insert.ignore();
+}

@@ -1,0 +1,331 @@
+import { GamifyError, computeAward, type AwardOutcome, type AwardRequest, type EventPage, type GamifyEvent, type Storage, type UserPage, type UserState } from "@gamifykit/core";
+import { sql } from "kysely";
+import { Lifecycle, SqlHandle, num, type Db, type Trx } from "./connection.js";
+import { insertIgnore, upsert } from "./dialect.js";
+import type { SqlStorageOptions } from "./options.js";
+import { KeyedQueue } from "./queue.js";
+
+/** How long idempotency keys are remembered unless told otherwise: 24 hours. */
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 86_400_000;
+/** Expired idempotency keys are deleted at most this often per storage instance. */
+const SWEEP_INTERVAL_MS = 60_000;
+
+/** Parses a cursor this storage issued (a row id), or throws INVALID_ARGUMENT. */
+function parseCursor(cursor: unknown): number {
+  const n = typeof cursor === "string" && /^\d{1,16}$/.test(cursor) ? Number(cursor) : Number.NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new GamifyError("INVALID_ARGUMENT", `cursor ${JSON.stringify(cursor)} is not one this storage returned; pass nextCursor from the previous page.`, {
+      details: { field: "cursor" },
+    });
+  }
+  return n;
+}
+
+/** Validates the idempotency retention. */
+export function checkTtl(ttl: unknown): number {
+  if (typeof ttl !== "number" || !Number.isSafeInteger(ttl) || ttl <= 0) {
+    throw new GamifyError("INVALID_ARGUMENT", `idempotencyTtlMs must be a positive integer number of milliseconds; got ${String(ttl)}.`, {
+      details: { field: "idempotencyTtlMs" },
+    });
+  }
+  return ttl;
+}
+
+/** An event as one row of the log: the JSON body plus the columns countEvents filters on. */
+function eventRow(event: GamifyEvent) {
+  return {
+    user_id: event.userId,
+    type: event.type,
+    action: event.type === "action" ? event.action : null,
+    at: event.at,
+    body: JSON.stringify(event),
+  };
+}
+
+/**
+ * A {@link Storage} on PostgreSQL or MySQL/MariaDB. Every write runs in one READ COMMITTED
+ * transaction that first upserts and thereby locks the user's row, so all writes for one user are
+ * serialised (no read-then-write races, no lock-order deadlocks) while different users proceed
+ * in parallel; deadlocks and serialization failures are retried. Run {@link migrate} first.
+ *
+ * @example
+ * const storage = sqlStorage({ url: "postgres://app@localhost/app" });
+ * const gk = createGamify({ storage });
+ */
+export function sqlStorage(options: SqlStorageOptions): Storage {
+  const ttl = checkTtl(options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS);
+  return createSqlStorage(new SqlHandle(options), ttl);
+}
+
+/** Builds the storage on a shared handle (used by {@link sqlStores}). */
+export function createSqlStorage(handle: SqlHandle, ttl: number): Storage {
+  const { dialect, tables: t } = handle;
+  const life = new Lifecycle(handle, "storage");
+  let lastSweep = 0;
+  let sweeping: Promise<void> | undefined;
+  const queue = new KeyedQueue();
+
+  /**
+   * Creates the user's row if needed and locks it for the rest of the transaction. One statement:
+   * an upsert locks the existing row, or inserts (and so owns) a new one.
+   */
+  const lockUser = async (trx: Trx, userId: string, at: number, touch: boolean): Promise<void> => {
+    const insert = trx.insertInto(t.users).values({ user_id: userId, created_at: at, updated_at: at });
+    await upsert(dialect, t.users, insert, ["user_id"], (incoming, stored) => ({
+      updated_at: touch ? incoming("updated_at") : stored("updated_at"),
+    })).execute();
+  };
+
+  /** Locks an existing user's row; false when the user is unknown. */
+  const lockExisting = async (trx: Trx, userId: string): Promise<boolean> => {
+    const row = await trx.selectFrom(t.users).select("user_id").where("user_id", "=", userId).forUpdate().executeTakeFirst();
+    return row !== undefined;
+  };
+
+  const bumpUpdatedAt = (trx: Trx, userId: string, at: number) =>
+    trx
+      .updateTable(t.users)
+      .set({ updated_at: sql`GREATEST(${sql.ref("updated_at")}, ${at})` })
+      .where("user_id", "=", userId)
+      .execute();
+
+  const sweepKeys = (now: number): void => {
+    const wall = Date.now();
+    if (sweeping !== undefined || wall - lastSweep < SWEEP_INTERVAL_MS) return;
+    lastSweep = wall;
+    // Best effort and off the award's path; close() waits for it.
+    sweeping = handle
+      .run("idempotency sweep", (db) => db.deleteFrom(t.idempotency).where("expires_at", "<=", now).execute())
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        sweeping = undefined;
+      });
+  };
+
+  const plan = async (trx: Trx, userId: string, requests: readonly AwardRequest[], now: number): Promise<AwardOutcome[]> => {
+    await lockUser(trx, userId, now, true);
+    const metrics = [...new Set(requests.map((r) => r.metric))];
+    const keys = [...new Set(requests.flatMap((r) => (r.idempotencyKey === undefined ? [] : [r.idempotencyKey])))];
+    const stored = await trx.selectFrom(t.points).select(["metric", "total", "level"]).where("user_id", "=", userId).where("metric", "in", metrics).execute();
+    const storedTotals = new Map(stored.map((row) => [String(row.metric), num(row.total)]));
+    const storedLevels = new Map(stored.filter((row) => row.level !== null).map((row) => [String(row.metric), num(row.level)]));
+    const replays = new Map<string, AwardOutcome>();
+    if (keys.length > 0) {
+      const rows = await trx
+        .selectFrom(t.idempotency)
+        .select(["idem_key", "outcome"])
+        .where("user_id", "=", userId)
+        .where("idem_key", "in", keys)
+        .where("expires_at", ">", now)
+        .execute();
+      for (const row of rows) replays.set(String(row.idem_key), JSON.parse(String(row.outcome)) as AwardOutcome);
+    }
+
+    // Plan every request before writing, so OUT_OF_RANGE (thrown by computeAward) writes nothing.
+    const totals = new Map<string, number>();
+    const levels = new Map<string, number>();
+    const seen = new Map<string, AwardOutcome>();
+    const outcomes: AwardOutcome[] = [];
+    for (const request of requests) {
+      const key = request.idempotencyKey;
+      if (key !== undefined) {
+        const previous = seen.get(key) ?? replays.get(key);
+        if (previous !== undefined) {
+          outcomes.push({ ...previous, replayed: true });
+          continue;
+        }
+      }
+      const { metric } = request;
+      const step = computeAward(userId, request, totals.get(metric) ?? storedTotals.get(metric) ?? 0, levels.get(metric) ?? storedLevels.get(metric));
+      totals.set(metric, step.total);
+      if (request.level) levels.set(metric, step.level);
+      const event = { ...request.event, delta: Math.abs(step.delta), total: step.total };
+      const outcome: AwardOutcome = { replayed: false, ...step, event };
+      if (key !== undefined) seen.set(key, outcome);
+      outcomes.push(outcome);
+    }
+
+    if (totals.size > 0) {
+      const rows = [...totals].map(([metric, total]) => ({ user_id: userId, metric, total, level: levels.get(metric) ?? null }));
+      await upsert(dialect, t.points, trx.insertInto(t.points).values(rows), ["user_id", "metric"], (incoming, stored) => ({
+        total: incoming("total"),
+        // A request without a level policy keeps the level stored earlier.
+        level: sql`COALESCE(${incoming("level")}, ${stored("level")})`,
+      })).execute();
+    }
+    const logged = outcomes.filter((o) => !o.replayed && o.delta !== 0).map((o) => eventRow(o.event));
+    if (logged.length > 0) await trx.insertInto(t.events).values(logged).execute();
+    if (seen.size > 0) {
+      const rows = [...seen]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([key, outcome]) => ({ user_id: userId, idem_key: key, outcome: JSON.stringify(outcome), expires_at: now + ttl }));
+      // Upsert: an expired key's row may still be there, waiting for the sweep.
+      await upsert(dialect, t.idempotency, trx.insertInto(t.idempotency).values(rows), ["user_id", "idem_key"], (incoming) => ({
+        outcome: incoming("outcome"),
+        expires_at: incoming("expires_at"),
+      })).execute();
+    }
+    return outcomes;
+  };
+
+  const pageOf = <T>(rows: readonly T[], limit: number, after: number, id: (row: T) => number) => {
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const nextCursor = rows.length > limit ? String(last === undefined ? after : id(last)) : null;
+    return { page, nextCursor };
+  };
+
+  return {
+    name: `sql-${dialect}`,
+
+    async applyAwards(userId: string, requests: readonly AwardRequest[], now: number): Promise<AwardOutcome[]> {
+      life.check();
+      if (requests.length === 0) return [];
+      const outcomes = await queue.run(userId, () => handle.transaction("award", (trx) => plan(trx, userId, requests, now)));
+      sweepKeys(now);
+      return outcomes;
+    },
+
+    async getUser(userId: string): Promise<UserState | null> {
+      life.check();
+      return handle.run("getUser", async (db: Db) => {
+        const user = await db.selectFrom(t.users).select(["created_at", "updated_at"]).where("user_id", "=", userId).executeTakeFirst();
+        if (user === undefined) return null;
+        const points = await db.selectFrom(t.points).select(["metric", "total", "level"]).where("user_id", "=", userId).execute();
+        const badges = await db.selectFrom(t.badges).select(["badge", "awarded_at"]).where("user_id", "=", userId).execute();
+        return {
+          userId,
+          points: Object.fromEntries(points.map((row) => [String(row.metric), num(row.total)])),
+          badges: Object.fromEntries(badges.map((row) => [String(row.badge), { awardedAt: num(row.awarded_at) }])),
+          levels: Object.fromEntries(points.filter((row) => row.level !== null).map((row) => [String(row.metric), num(row.level)])),
+          createdAt: num(user.created_at),
+          updatedAt: num(user.updated_at),
+        };
+      });
+    },
+
+    async awardBadge(userId: string, badge: string, event: GamifyEvent) {
+      life.check();
+      return queue.run(userId, () => handle.transaction("awardBadge", async (trx) => {
+        await lockUser(trx, userId, event.at, false);
+        const inserted = await insertIgnore(dialect, trx.insertInto(t.badges).values({ user_id: userId, badge, awarded_at: event.at })).executeTakeFirst();
+        if (num(inserted.numInsertedOrUpdatedRows) > 0) {
+          await trx.insertInto(t.events).values(eventRow(event)).execute();
+          await bumpUpdatedAt(trx, userId, event.at);
+          return { awarded: true, awardedAt: event.at };
+        }
+        const held = await trx.selectFrom(t.badges).select("awarded_at").where("user_id", "=", userId).where("badge", "=", badge).executeTakeFirstOrThrow();
+        return { awarded: false, awardedAt: num(held.awarded_at) };
+      }));
+    },
+
+    async revokeBadge(userId: string, badge: string, event: GamifyEvent) {
+      life.check();
+      return queue.run(userId, () => handle.transaction("revokeBadge", async (trx) => {
+        if (!(await lockExisting(trx, userId))) return false;
+        const deleted = await trx.deleteFrom(t.badges).where("user_id", "=", userId).where("badge", "=", badge).executeTakeFirst();
+        if (num(deleted.numDeletedRows) === 0) return false;
+        await trx.insertInto(t.events).values(eventRow(event)).execute();
+        await bumpUpdatedAt(trx, userId, event.at);
+        return true;
+      }));
+    },
+
+    async claimOnce(userId: string, key: string, at: number) {
+      life.check();
+      return queue.run(userId, () => handle.transaction("claimOnce", async (trx) => {
+        await lockUser(trx, userId, at, false);
+        const inserted = await insertIgnore(dialect, trx.insertInto(t.claims).values({ user_id: userId, claim_key: key, claimed_at: at })).executeTakeFirst();
+        return num(inserted.numInsertedOrUpdatedRows) > 0;
+      }));
+    },
+
+    async appendEvents(events: readonly GamifyEvent[]) {
+      life.check();
+      if (events.length === 0) return;
+      const firstAt = new Map<string, number>();
+      for (const event of events) if (!firstAt.has(event.userId)) firstAt.set(event.userId, event.at);
+      await handle.transaction("appendEvents", async (trx) => {
+        // Users in a fixed order, so two calls naming the same users cannot deadlock.
+        for (const userId of [...firstAt.keys()].sort()) await lockUser(trx, userId, firstAt.get(userId) as number, false);
+        await trx.insertInto(t.events).values(events.map(eventRow)).execute();
+      });
+    },
+
+    async readEvents(userId: string, { cursor, limit }: { cursor?: string | undefined; limit: number }): Promise<EventPage> {
+      life.check();
+      const after = cursor === undefined ? 0 : parseCursor(cursor);
+      return handle.run("readEvents", async (db) => {
+        const rows = await db
+          .selectFrom(t.events)
+          .select(["id", "body"])
+          .where("user_id", "=", userId)
+          .where("id", ">", after)
+          .orderBy("id")
+          .limit(limit + 1)
+          .execute();
+        const { page, nextCursor } = pageOf(rows, limit, after, (row) => num(row.id));
+        return { events: page.map((row) => JSON.parse(String(row.body)) as GamifyEvent), nextCursor };
+      });
+    },
+
+    async countEvents(userId, { type, action, since }) {
+      life.check();
+      return handle.run("countEvents", async (db) => {
+        let query = db
+          .selectFrom(t.events)
+          .select((eb) => eb.fn.countAll().as("n"))
+          .where("user_id", "=", userId)
+          .where("type", "=", type);
+        if (action !== undefined) query = query.where("action", "=", action);
+        if (since !== undefined) query = query.where("at", ">=", since);
+        const row = await query.executeTakeFirst();
+        return num(row?.n);
+      });
+    },
+
+    async deleteUser(userId: string) {
+      life.check();
+      return queue.run(userId, () =>
+        handle.transaction("deleteUser", async (trx) => {
+          if (!(await lockExisting(trx, userId))) return false;
+          for (const table of [t.points, t.badges, t.claims, t.idempotency, t.events]) {
+            await trx.deleteFrom(table).where("user_id", "=", userId).execute();
+          }
+          await trx.deleteFrom(t.users).where("user_id", "=", userId).execute();
+          return true;
+        }),
+      );
+    },
+
+    async listUsers({ cursor, limit }: { cursor?: string | undefined; limit: number }): Promise<UserPage> {
+      life.check();
+      const after = cursor === undefined ? 0 : parseCursor(cursor);
+      return handle.run("listUsers", async (db) => {
+        const rows = await db
+          .selectFrom(t.users)
+          .select(["seq", "user_id"])
+          .where("seq", ">", after)
+          .orderBy("seq")
+          .limit(limit + 1)
+          .execute();
+        const { page, nextCursor } = pageOf(rows, limit, after, (row) => num(row.seq));
+        return { userIds: page.map((row) => String(row.user_id)), nextCursor };
+      });
+    },
+
+    async health() {
+      life.check();
+      await handle.run("health check", (db) => sql`select 1`.execute(db));
+    },
+
+    async close() {
+      if (life.isClosed) return;
+      await sweeping;
+      await life.close();
+    },
+  };
+}

@@ -1,0 +1,289 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { analyticsSuite, expectGamifyError, leaderboardSuite, storageSuite, type TestServer } from "@gamifykit/adapter-tests";
+import { createGamify } from "@gamifykit/core";
+import { sql } from "kysely";
+import { migrate, sqlAnalytics, sqlLeaderboards, sqlStorage, sqlStores, tableNames, type SqlDialectName } from "../src/index.js";
+import { main } from "../src/cli-main.js";
+import { openHost, randomPrefix, type Host } from "./support.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const CLI = "packages/sql/src/cli.ts";
+const CHILD = "packages/sql/test/fixtures/award-child.ts";
+
+/** Runs `node --import tsx <script> …args` from the repository root. */
+function runNode(script: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * Registers the conformance suites and the backend-specific tests for one dialect. Every store
+ * gets a fresh random table prefix, migrated in the factory; all of them are dropped afterwards.
+ */
+export function registerSqlTests(dialect: SqlDialectName, server: TestServer | undefined): void {
+  describe.runIf(server !== undefined)(`sql adapter on ${dialect}`, () => {
+    const url = server?.url ?? "";
+    const prefixes: string[] = [];
+    let host: Host;
+
+    beforeAll(() => {
+      host = openHost(dialect, url);
+    });
+    afterAll(async () => {
+      await host.dropPrefixes(prefixes);
+      await host.end();
+    });
+
+    /** A migrated, empty prefix of its own. */
+    const fresh = async (): Promise<string> => {
+      const tablePrefix = randomPrefix();
+      prefixes.push(tablePrefix);
+      await migrate({ db: host.db, tablePrefix });
+      return tablePrefix;
+    };
+
+    /*
+     * Migrating a prefix per suite test dominated the run time, so the suites' factories reuse
+     * prefixes: one goes back to the pool only when the store on it has closed, and is emptied
+     * (every row deleted) before the next store gets it. No two open stores ever share a prefix.
+     */
+    const idle: string[] = [];
+    const lease = async <S extends { close(): Promise<void> }>(open: (tablePrefix: string) => S): Promise<S> => {
+      let tablePrefix = idle.pop();
+      if (tablePrefix === undefined) tablePrefix = await fresh();
+      else {
+        const { migrations: _m, migrationsLock: _l, ...data } = tableNames(tablePrefix);
+        for (const table of Object.values(data)) await host.db.deleteFrom(table as never).execute();
+      }
+      const store = open(tablePrefix);
+      let returned = false;
+      return {
+        ...store,
+        async close() {
+          await store.close();
+          if (!returned) idle.push(tablePrefix);
+          returned = true;
+        },
+      };
+    };
+    const runner = { describe, test };
+
+    // The three suites, each through a different way of connecting: a URL, the host's pool, the host's Kysely.
+    storageSuite(runner, () => lease((tablePrefix) => sqlStorage({ url, tablePrefix })), { name: dialect });
+    leaderboardSuite(runner, () => lease((tablePrefix) => sqlLeaderboards({ dialect, pool: host.pool, tablePrefix })), { name: dialect });
+    analyticsSuite(runner, ({ timeZone }) => lease((tablePrefix) => sqlAnalytics({ db: host.db, tablePrefix, timeZone })), { name: dialect });
+
+    describe("migrations", () => {
+      test("migrate applies the schema once; a second run applies nothing", async () => {
+        const tablePrefix = randomPrefix();
+        prefixes.push(tablePrefix);
+        const first = await migrate({ url, tablePrefix });
+        expect(first).toEqual({ dialect, tablePrefix, applied: ["0001_initial"] });
+        const second = await migrate({ url, tablePrefix });
+        expect(second.applied).toEqual([]);
+        const storage = sqlStorage({ url, tablePrefix });
+        await storage.health();
+        expect(await storage.getUser("nobody")).toBeNull();
+        await storage.close();
+      });
+
+      test("the CLI migrates and prints what it applied, is a no-op the second time, and exits non-zero on a bad URL", async () => {
+        const tablePrefix = randomPrefix();
+        prefixes.push(tablePrefix);
+        const twice = async () => {
+          const first = await runNode(CLI, ["migrate", "--url", url, "--table-prefix", tablePrefix]);
+          return [first, await runNode(CLI, ["migrate", "--url", url, "--table-prefix", tablePrefix])];
+        };
+        // Process start-up dominates, so the failing run goes alongside the two that must be sequential.
+        const [[first, second], bad] = await Promise.all([twice(), runNode(CLI, ["migrate", "--url", "nonsense://somewhere"])]);
+        expect(first?.stderr).toBe("");
+        expect(first?.code).toBe(0);
+        expect(first?.stdout).toContain(`Applied 0001_initial (${dialect} tables with prefix "${tablePrefix}")`);
+        expect(second?.code).toBe(0);
+        expect(second?.stdout).toContain("nothing applied");
+        const listed = await sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM ${sql.table(tableNames(tablePrefix).users)}`.execute(host.db);
+        expect(Number(listed.rows[0]?.n)).toBe(0);
+        expect(bad.code).toBe(1);
+        expect(bad.stderr).toMatch(/url must be a postgres:\/\/… or mysql:\/\/… connection URL/);
+      });
+
+      test("the CLI's other failures: unreachable server (1), bad prefix (1), unknown command or no URL (2)", async () => {
+        const run = async (...argv: string[]) => {
+          const lines = { out: [] as string[], err: [] as string[] };
+          const code = await main(argv, (l) => lines.out.push(l), (l) => lines.err.push(l));
+          return { code, out: lines.out.join("\n"), err: lines.err.join("\n") };
+        };
+        const down = await run("migrate", "--url", `${dialect}://root@127.0.0.1:1/test`);
+        expect(down.code).toBe(1);
+        expect(down.err).toMatch(/gamifykit-sql migrate failed: SQL .* failed/);
+        const prefix = await run("migrate", "--url", url, "--table-prefix", "Bad-Prefix");
+        expect(prefix.code).toBe(1);
+        expect(prefix.err).toMatch(/tablePrefix must be/);
+        expect((await run("upgrade")).code).toBe(2);
+        expect((await run("migrate", "--bogus")).code).toBe(2);
+        const saved = process.env["DATABASE_URL"];
+        delete process.env["DATABASE_URL"];
+        try {
+          const missing = await run("migrate");
+          expect(missing.code).toBe(2);
+          expect(missing.err).toContain("pass --url or set DATABASE_URL");
+        } finally {
+          if (saved !== undefined) process.env["DATABASE_URL"] = saved;
+        }
+        expect((await run("--help")).out).toContain("Usage: gamifykit-sql migrate");
+      });
+
+      test("stores on tables that were never migrated fail with STORAGE_UNAVAILABLE naming migrate", async () => {
+        const storage = sqlStorage({ db: host.db, tablePrefix: randomPrefix() });
+        const error = await expectGamifyError(storage.getUser("u"), "STORAGE_UNAVAILABLE");
+        expect(error.message).toContain("migrate");
+        await storage.close();
+      });
+    });
+
+    describe("connections", () => {
+      test("an unreachable server gives STORAGE_UNAVAILABLE quickly, from every store and from migrate", async () => {
+        const down = `${dialect}://root@127.0.0.1:1/test`;
+        const started = Date.now();
+        const stores = sqlStores({ url: down, tablePrefix: randomPrefix() });
+        await expectGamifyError(stores.storage.health(), "STORAGE_UNAVAILABLE");
+        await expectGamifyError(stores.storage.applyAwards("u", [], Date.now()).then(() => stores.storage.getUser("u")), "STORAGE_UNAVAILABLE");
+        await expectGamifyError(stores.leaderboardStore.top("b", { offset: 0, limit: 1, mode: "standard" }), "STORAGE_UNAVAILABLE");
+        await expectGamifyError(stores.analytics.activeUsers({ granularity: "day", at: Date.now() }), "STORAGE_UNAVAILABLE");
+        await expectGamifyError(migrate({ url: down }), "STORAGE_UNAVAILABLE");
+        await stores.close();
+        expect(Date.now() - started).toBeLessThan(3000);
+      });
+
+      test("bad options are INVALID_ARGUMENT at construction, with no connection attempt", async () => {
+        await expectGamifyError(() => sqlStorage({ url: "redis://127.0.0.1:6379" }), "INVALID_ARGUMENT");
+        await expectGamifyError(() => sqlStorage({ url, tablePrefix: "x;drop" }), "INVALID_ARGUMENT");
+        await expectGamifyError(() => sqlLeaderboards({ dialect: "oracle" as SqlDialectName, pool: host.pool }), "INVALID_ARGUMENT");
+        await expectGamifyError(() => sqlAnalytics({ url, timeZone: "Mars/Olympus" }), "INVALID_ARGUMENT");
+        await expectGamifyError(() => sqlStorage({ url, idempotencyTtlMs: 0 }), "INVALID_ARGUMENT");
+      });
+
+      test("closing a store never closes the host's pool or Kysely instance; calls after close fail with CLOSED", async () => {
+        const tablePrefix = await fresh();
+        const viaPool = sqlStorage({ dialect, pool: host.pool, tablePrefix });
+        const viaDb = sqlLeaderboards({ db: host.db, tablePrefix });
+        await viaPool.applyAwards("u", [{ metric: "xp", delta: 1, event: { id: "e1", type: "points_added", userId: "u", at: 1, metric: "xp", delta: 1, total: 0 } }], 1);
+        await viaDb.set("b", "u", 5);
+        await viaPool.close();
+        await viaDb.close();
+        await expectGamifyError(viaPool.getUser("u"), "CLOSED");
+        await expectGamifyError(viaDb.count("b"), "CLOSED");
+        const again = sqlStorage({ dialect, pool: host.pool, tablePrefix });
+        expect((await again.getUser("u"))?.points).toEqual({ xp: 1 });
+        await again.close();
+        await sql`select 1`.execute(host.db);
+      });
+
+      test("sqlStores shares one pool; it stays open until the last store closes", async () => {
+        const tablePrefix = await fresh();
+        const stores = sqlStores({ url, tablePrefix });
+        const gk = createGamify({ storage: stores.storage, leaderboardStore: stores.leaderboardStore, analytics: stores.analytics });
+        await gk.addPoints("ann", 5, { metric: "xp" });
+        await stores.storage.close();
+        expect(await stores.leaderboardStore.count("xp/all/all")).toBe(1);
+        expect(await stores.analytics.activeUsers({ granularity: "day", at: Date.now() })).toBe(1);
+        await gk.close();
+        await stores.close();
+        await expectGamifyError(stores.analytics.activeUsers({ granularity: "day", at: Date.now() }), "CLOSED");
+      });
+    });
+
+    describe("transactions", () => {
+      test("an award that deadlocks with another transaction is retried and applies exactly once", async () => {
+        const tablePrefix = await fresh();
+        const t = tableNames(tablePrefix);
+        const storage = sqlStorage({ url, tablePrefix });
+        const award = (id: string) =>
+          storage.applyAwards("u", [{ metric: "points", delta: 1, event: { id, type: "points_added", userId: "u", at: 1, metric: "points", delta: 1, total: 0 } }], 1);
+        await award("e0");
+        let blocked!: () => void;
+        const awardBlocked = new Promise<void>((resolve) => (blocked = resolve));
+        let pending: Promise<unknown> | undefined;
+        await host.db.transaction().execute(async (trx) => {
+          // Heavier than the award, so MySQL picks the award as the deadlock victim.
+          for (let i = 0; i < 50; i++) {
+            await sql`INSERT INTO ${sql.table(t.events)} (user_id, type, at, body) VALUES ('heavy', 'action', ${i}, '{}')`.execute(trx);
+          }
+          await sql`SELECT total FROM ${sql.table(t.points)} WHERE user_id = 'u' AND metric = 'points' FOR UPDATE`.execute(trx);
+          // The award locks the user row, then waits for the points row we hold…
+          pending = award("e1");
+          setTimeout(blocked, 300);
+          await awardBlocked;
+          // …and we now wait for the user row it holds: a deadlock. The database aborts the award.
+          await sql`SELECT user_id FROM ${sql.table(t.users)} WHERE user_id = 'u' FOR UPDATE`.execute(trx);
+        });
+        const [outcome] = (await pending) as [{ total: number; replayed: boolean }];
+        expect(outcome.total).toBe(2);
+        expect((await storage.getUser("u"))?.points.points).toBe(2);
+        expect((await storage.readEvents("u", { limit: 10 })).events.map((e) => e.id)).toEqual(["e0", "e1"]);
+        await storage.close();
+      });
+
+      test("score counters always equal the entries per score after concurrent increments, sets and removals", async () => {
+        const tablePrefix = await fresh();
+        const t = tableNames(tablePrefix);
+        const store = sqlLeaderboards({ db: host.db, tablePrefix });
+        const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
+        await Promise.all(
+          Array.from({ length: 300 }, async (_, i) => {
+            const userId = users[i % users.length] as string;
+            if (i % 17 === 0) return store.remove("b1", userId);
+            if (i % 11 === 0) return store.set("b2", userId, i % 4);
+            return store.increment(
+              [
+                { board: "b1", delta: (i % 3) - 1 },
+                { board: "b2", delta: i % 2 },
+              ],
+              userId,
+            );
+          }),
+        );
+        await store.removeUser("u3");
+        const counters = await sql<{ board: string; score: unknown; n: unknown }>`
+          SELECT board, score, n FROM ${sql.table(t.boardScores)} ORDER BY board, score`.execute(host.db);
+        const grouped = await sql<{ board: string; score: unknown; n: unknown }>`
+          SELECT board, score, COUNT(*) AS n FROM ${sql.table(t.boardEntries)} GROUP BY board, score ORDER BY board, score`.execute(host.db);
+        const norm = (rows: { board: string; score: unknown; n: unknown }[]) => rows.map((r) => [r.board, Number(r.score), Number(r.n)]);
+        expect(norm(counters.rows)).toEqual(norm(grouped.rows));
+        expect(norm(counters.rows).length).toBeGreaterThan(0);
+        await store.close();
+      });
+    });
+
+    describe("cross-process", () => {
+      test("4 processes x 250 concurrent awards to one user: exact total and one level_up per threshold", async () => {
+        const tablePrefix = await fresh();
+        const runs = await Promise.all(Array.from({ length: 4 }, () => runNode(CHILD, [url, tablePrefix, "250"])));
+        for (const run of runs) expect(run.code, run.stderr).toBe(0);
+        const outputs = runs.map((run) => JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as { levelUps: number[]; totals: number[] });
+        const levelUps = outputs.flatMap((o) => o.levelUps).sort((a, b) => a - b);
+        expect(levelUps).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        const totals = outputs.flatMap((o) => o.totals).sort((a, b) => a - b);
+        expect(totals).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+        const storage = sqlStorage({ db: host.db, tablePrefix });
+        const user = await storage.getUser("shared-user");
+        expect(user?.points.xp).toBe(1000);
+        expect(user?.levels.xp).toBe(11);
+        await storage.close();
+        const boards = sqlLeaderboards({ db: host.db, tablePrefix });
+        expect(await boards.rank("xp/all/all", "shared-user", "standard")).toEqual({ userId: "shared-user", score: 1000, rank: 1 });
+        await boards.close();
+        console.log(`cross-process (${dialect}): total 1000, level_up levels ${JSON.stringify(levelUps)}, per process ${JSON.stringify(outputs.map((o) => o.levelUps.length))}`);
+      }, 60_000);
+    });
+  });
+}
