@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createGamify, levels, type AwardRequest, type Gamify, type GamifyEvent, type GamifyOptions, type LevelDownEvent, type LevelUpEvent, type Storage } from "@gamifykit/core";
+import { createGamify, levelEvents, levels, type AwardRequest, type Gamify, type GamifyEvent, type GamifyOptions, type LevelDownEvent, type LevelUpEvent, type Storage } from "@gamifykit/core";
 import {
   DAY,
   WEEK,
@@ -988,8 +988,9 @@ export function storageSuite(runner: SuiteRunner, factory: () => Storage | Promi
             ],
           );
           const log = (await storage.readEvents("raw", { limit: 100 })).events;
+          const pointsLog = log.filter((e) => e.type === "points_added" || e.type === "points_removed");
           assert.deepEqual(
-            log.map((e) => [e.id, e.type, (e as AwardRequest["event"]).delta, (e as AwardRequest["event"]).total]),
+            pointsLog.map((e) => [e.id, e.type, (e as AwardRequest["event"]).delta, (e as AwardRequest["event"]).total]),
             [
               ["r1", "points_added", 5, 5],
               ["r2", "points_removed", 3, 2],
@@ -1000,8 +1001,14 @@ export function storageSuite(runner: SuiteRunner, factory: () => Storage | Promi
           );
           assert.deepEqual(
             outcomes.map((o) => o.event),
-            log,
+            pointsLog,
           );
+          // Level events are logged in the same atomic step, right after their points event.
+          assert.deepEqual(
+            log.map((e) => e.id),
+            ["r1", "r2", "r3", "r4", "r5", "r5:level:2", "r5:level:3"],
+          );
+          assert.deepEqual(log.slice(5), levelEvents(pointsEvent("r5", "raw", "lvl", 250, now), "lvl", 1, 3));
           const state = await storage.getUser("raw");
           assert.deepEqual({ ...state?.points }, { xp: 0, coins: 2, lvl: 250 });
           assert.equal(state?.levels.lvl, 3);

@@ -1,6 +1,7 @@
 import { Emitter, type Channel, type ListenerFor } from "./emitter.js";
 import { GamifyError, invalidArgument } from "./errors.js";
-import type { ActionEvent, BadgeAwardedEvent, BadgeRevokedEvent, GamifyEvent, LevelDownEvent, LevelUpEvent } from "./events.js";
+import type { ActionEvent, BadgeAwardedEvent, BadgeRevokedEvent, GamifyEvent } from "./events.js";
+import { levelEvents } from "./award-math.js";
 import { newId } from "./ids.js";
 import { createLeaderboards, type LeaderboardQuery, type LeaderboardView } from "./leaderboard.js";
 import { toLevelCurve, type LevelCurve } from "./levels.js";
@@ -129,7 +130,8 @@ interface PlannedAward {
 export function createGamify(options: GamifyOptions = {}): Gamify {
   const clock = options.clock ?? Date.now;
   const storage = options.storage ?? memoryStorage();
-  const boardStore = options.leaderboardStore ?? memoryLeaderboards({ clock: () => clock() });
+  // A storage that owns a board store (e.g. `redisStores().storage`) brings it along by default.
+  const boardStore = options.leaderboardStore ?? storage.leaderboards ?? memoryLeaderboards({ clock: () => clock() });
   const analytics: AnalyticsStore | undefined = options.analytics === false ? undefined : (options.analytics ?? memoryAnalytics());
   const generateId = options.generateId ?? newId;
   const defaultMetric = checkMetric(options.defaultMetric ?? "points");
@@ -155,6 +157,8 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
   const ruleList: Rule[] = (options.rules ?? []).flat() as Rule[];
   checkRules(ruleList, defaultMetric);
   const boards = createLeaderboards(boardStore, options.leaderboards ?? [], clock);
+  // A storage that owns the board store updates boards inside the award itself (one round trip).
+  const boardsInStorage = storage.leaderboards !== undefined && storage.leaderboards === boardStore;
 
   const emitter = new Emitter();
   let closed = false;
@@ -174,19 +178,6 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
   };
 
   const timestamp = (at: number | Date | undefined): number => (at === undefined ? clock() : checkTimestamp(at));
-
-  const levelEvents = (userId: string, metric: string, outcome: AwardOutcome): (LevelUpEvent | LevelDownEvent)[] => {
-    const events: (LevelUpEvent | LevelDownEvent)[] = [];
-    const { id, at } = outcome.event;
-    // Ids derive from the points event so a replay reconstructs the very same events.
-    for (let level = outcome.previousLevel + 1; level <= outcome.level; level++) {
-      events.push({ id: `${id}:level:${level}`, type: "level_up", userId, at, metric, level, previousLevel: level - 1 });
-    }
-    for (let level = outcome.previousLevel - 1; level >= outcome.level; level--) {
-      events.push({ id: `${id}:level:${level}`, type: "level_down", userId, at, metric, level, previousLevel: level + 1 });
-    }
-    return events;
-  };
 
   /** Delivers events to listeners and analytics, then lets rules react. */
   const publish = async (events: readonly GamifyEvent[], depth: number): Promise<void> => {
@@ -232,6 +223,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
       ...(item.idempotencyKey === undefined ? {} : { idempotencyKey: checkIdempotencyKey(item.idempotencyKey) }),
       ...(opts?.floor === undefined ? {} : { floor: opts.floor }),
       ...(level ? { level } : {}),
+      ...(boardsInStorage ? { boards: boards.updatesFor(metric, event.at) } : {}),
     };
     return { index, userId, metric, request };
   };
@@ -245,19 +237,18 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     );
     const results: AwardResult[] = [];
     const fresh: GamifyEvent[] = [];
-    const derived: GamifyEvent[] = [];
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i] as AwardOutcome;
       const { metric } = planned[i] as PlannedAward;
-      const levelChanged = outcome.level !== outcome.previousLevel;
-      const levelChanges = levelChanged ? levelEvents(userId, metric, outcome) : [];
+      // The storage logged these with the award; rebuilding them gives the same ids.
+      const levelChanges = outcome.level === outcome.previousLevel ? [] : levelEvents(outcome.event, metric, outcome.previousLevel, outcome.level);
       const events: GamifyEvent[] = outcome.delta === 0 ? levelChanges : [outcome.event, ...levelChanges];
       if (!outcome.replayed) {
         for (const event of events) fresh.push(event);
-        for (const event of levelChanges) derived.push(event);
-        if (outcome.delta !== 0) {
+        if (outcome.delta !== 0 && !boardsInStorage) {
           try {
-            await boards.record(metric, userId, outcome.delta, outcome.event.at);
+            const updates = boards.updatesFor(metric, outcome.event.at).map((u) => ({ ...u, delta: outcome.delta }));
+            await boardStore.increment(updates, userId);
           } catch (error) {
             emitter.reportError(error, outcome.event);
           }
@@ -275,10 +266,10 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
         events,
       });
     }
-    if (derived.length > 0) await storage.appendEvents(derived);
     if (fresh.length > 0) await publish(fresh, depth);
     return results;
   };
+
 
   const award = (userId: string, amount: number, options: AwardOptions, type: "add" | "remove", depth = 0) =>
     run(async () => {

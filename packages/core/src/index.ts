@@ -23,5 +23,5 @@ export type { MemoryLeaderboardsOptions } from "./memory/leaderboards.js";
 export { memoryAnalytics } from "./memory/analytics.js";
 export type { MemoryAnalyticsOptions } from "./memory/analytics.js";
 export { checkAmount, checkBadge, checkCount, checkIdempotencyKey, checkMetric, checkRankMode, checkScore, checkUserId } from "./validate.js";
-export { computeAward } from "./award-math.js";
-export type { AwardStep } from "./award-math.js";
+export { computeAward, levelEvents, planAwards } from "./award-math.js";
+export type { AwardPlan, AwardStep, StoredAwardState } from "./award-math.js";

@@ -1,7 +1,7 @@
 import { GamifyError, invalidArgument } from "./errors.js";
 import type { LeaderboardConfig } from "./options.js";
 import { checkTimeZone, periodKey, periodRange } from "./periods.js";
-import type { LeaderboardStore, Period, RankedEntry, RankMode } from "./types.js";
+import type { BoardUpdate, LeaderboardStore, Period, RankedEntry, RankMode } from "./types.js";
 import { PERIODS } from "./types.js";
 import { checkCount, checkMetric, checkRankMode, checkTimestamp, checkUserId, describe } from "./validate.js";
 
@@ -65,15 +65,14 @@ export function createLeaderboards(store: LeaderboardStore, configs: readonly Le
   const settingsFor = (metric: string): BoardSettings => settings.get(metric) ?? DEFAULT_SETTINGS;
 
   return {
-    /** Adds an applied delta to every board of the metric, in the periods containing `at`. */
-    record(metric: string, userId: string, delta: number, at: number): Promise<number[]> {
+    /** The boards an award of `metric` at `at` moves: all-time and each configured period's bucket. */
+    updatesFor(metric: string, at: number): BoardUpdate[] {
       const { periods, timeZone, keepFinishedFor } = settingsFor(metric);
-      const updates = periods.map((period) => {
+      return periods.map((period) => {
         const key = periodKey(period, at, timeZone);
         const board = boardId(metric, period, key);
-        return period === "all" ? { board, delta } : { board, delta, expiresAt: periodRange(period, key, timeZone).end + keepFinishedFor };
+        return period === "all" ? { board } : { board, expiresAt: periodRange(period, key, timeZone).end + keepFinishedFor };
       });
-      return store.increment(updates, userId);
     },
 
     /** A read view; `run` is the engine's guard that refuses calls after close. */

@@ -27,7 +27,7 @@ export interface LeaderboardConfig {
 export interface GamifyOptions {
   /** Where user state lives. Default: `memoryStorage()`. */
   storage?: Storage;
-  /** Where leaderboards live. Default: `memoryLeaderboards()`. */
+  /** Where leaderboards live. Default: the storage's own `leaderboards`, else `memoryLeaderboards()`. */
   leaderboardStore?: LeaderboardStore;
   /** Where analytics live, or `false` to record none. Default: `memoryAnalytics()` in UTC. */
   analytics?: AnalyticsStore | false;

@@ -55,9 +55,21 @@ export interface AwardRequest {
   readonly idempotencyKey?: string;
   /**
    * The points event the engine built for this award. The storage appends it to the user's event
-   * log in the same atomic step, with `delta` and `total` replaced by the applied values.
+   * log in the same atomic step, with `delta` and `total` replaced by the applied values (unless
+   * the applied delta is 0), followed by the award's level events (core's `levelEvents`).
    */
   readonly event: GamifyEvent & { readonly type: "points_added" | "points_removed" };
+  /**
+   * Present only for a storage that declares {@link Storage.leaderboards} and is used with that
+   * store: the boards to add the applied delta to, in the same atomic step as the award.
+   */
+  readonly boards?: readonly BoardUpdate[];
+}
+
+/** A board an award moves, and when a finished period's board may be dropped. */
+export interface BoardUpdate {
+  readonly board: string;
+  readonly expiresAt?: number | undefined;
 }
 
 /** What a storage did with one {@link AwardRequest}. */
@@ -94,6 +106,12 @@ export interface UserPage {
 export interface Storage {
   /** Short name for logs and errors, e.g. `memory`, `redis`. */
   readonly name: string;
+  /**
+   * A leaderboard store this storage updates inside `applyAwards` itself (e.g. Redis, in the same
+   * script). When the engine's leaderboard store is this object, the engine passes
+   * `AwardRequest.boards` and does not call `increment` for awards.
+   */
+  readonly leaderboards?: LeaderboardStore;
   /**
    * Applies awards to one user atomically: all of them, or (when one fails, e.g. it would leave
    * the safe-integer range) none. Requests whose idempotency key was seen before are replayed.

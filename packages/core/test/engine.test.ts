@@ -8,6 +8,7 @@ import {
   memoryStorage,
   type GamifyEvent,
   type LeaderboardStore,
+  type Storage,
 } from "../src/index.js";
 
 const codeOf = async (promise: Promise<unknown> | (() => unknown)): Promise<string> => {
@@ -315,4 +316,66 @@ describe("memory storage housekeeping", () => {
     expect(again).toMatchObject({ replayed: false, total: 101 });
     await gk.close();
   });
+});
+
+describe("a storage that owns its leaderboards", () => {
+  test("receives the boards with each award and the engine does not increment them again", async () => {
+    const boardStore = memoryLeaderboards();
+    const memory = memoryStorage();
+    const seen: (readonly { board: string; expiresAt?: number | undefined }[] | undefined)[] = [];
+    // Applies board updates itself, as the Redis adapter does inside its award script.
+    const storage: Storage = {
+      ...memory,
+      leaderboards: boardStore,
+      async applyAwards(userId, requests, now) {
+        const outcomes = await memory.applyAwards(userId, requests, now);
+        for (const [i, outcome] of outcomes.entries()) {
+          const boards = requests[i]?.boards;
+          seen.push(boards);
+          if (!outcome.replayed && outcome.delta !== 0 && boards) {
+            await boardStore.increment(boards.map((b) => ({ ...b, delta: outcome.delta })), userId);
+          }
+        }
+        return outcomes;
+      },
+    };
+    const now = Date.parse("2026-11-25T12:00:00Z");
+    const gk = createGamify({ storage, leaderboardStore: boardStore, clock: () => now, leaderboards: [{ metric: "xp", periods: ["week"] }] });
+    await gk.addPoints("u", 7, { metric: "xp", idempotencyKey: "k" });
+    await gk.addPoints("u", 7, { metric: "xp", idempotencyKey: "k" });
+    expect(seen[0]?.map((b) => b.board)).toEqual(["xp/all/all", "xp/week/2026-W48"]);
+    expect(seen[0]?.[1]?.expiresAt).toBe(Date.parse("2026-11-30T00:00:00Z") + 30 * 86_400_000);
+    expect(await gk.leaderboard("xp").rank("u")).toEqual({ userId: "u", score: 7, rank: 1 });
+    expect(await gk.leaderboard("xp", { period: "week" }).rank("u")).toEqual({ userId: "u", score: 7, rank: 1 });
+    await gk.close();
+  });
+
+  test("a storage whose leaderboards are not the engine's store gets no boards", async () => {
+    const memory = memoryStorage();
+    let boards: unknown = "unset";
+    const storage: Storage = {
+      ...memory,
+      leaderboards: memoryLeaderboards(),
+      async applyAwards(userId, requests, now) {
+        boards = requests[0]?.boards;
+        return memory.applyAwards(userId, requests, now);
+      },
+    };
+    const gk = createGamify({ storage, leaderboardStore: memoryLeaderboards() });
+    await gk.addPoints("u", 1);
+    expect(boards).toBeUndefined();
+    expect(await gk.leaderboard("points").rank("u")).toEqual({ userId: "u", score: 1, rank: 1 });
+    await gk.close();
+  });
+});
+
+test("without a leaderboardStore option, the engine uses the storage's own board store", async () => {
+  const boardStore = memoryLeaderboards();
+  const storage: Storage = { ...memoryStorage(), leaderboards: boardStore };
+  const gk = createGamify({ storage });
+  await gk.addPoints("u", 2);
+  // The storage above does not apply boards itself, so nothing reaches the board store: proof that
+  // the engine handed the boards to the storage instead of incrementing them.
+  expect(await boardStore.count("points/all/all")).toBe(0);
+  await gk.close();
 });

@@ -1,4 +1,4 @@
-import { computeAward } from "../award-math.js";
+import { planAwards } from "../award-math.js";
 import { GamifyError } from "../errors.js";
 import type { GamifyEvent } from "../events.js";
 import type { AwardOutcome, AwardRequest, EventPage, Storage, UserPage, UserState } from "../types.js";
@@ -71,49 +71,24 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
     async applyAwards(userId: string, requests: readonly AwardRequest[], now: number): Promise<AwardOutcome[]> {
       open();
       const existing = users.get(userId);
-      // Plan every request first, against only the metrics it touches, so a failure applies nothing.
-      const totals = new Map<string, number>();
-      const levelsNow = new Map<string, number>();
-      const seen = new Map<string, AwardOutcome>();
-      const outcomes: AwardOutcome[] = [];
-      for (const request of requests) {
-        const key = request.idempotencyKey;
-        if (key !== undefined) {
-          const stored = seen.get(key) ?? liveKey(existing, key, now)?.outcome;
-          if (stored) {
-            outcomes.push({ ...stored, replayed: true });
-            continue;
-          }
-        }
-        const { metric } = request;
-        const step = computeAward(
-          userId,
-          request,
-          totals.get(metric) ?? existing?.points.get(metric) ?? 0,
-          levelsNow.get(metric) ?? existing?.levels.get(metric),
-        );
-        totals.set(metric, step.total);
-        if (request.level) levelsNow.set(metric, step.level);
-        const event = { ...request.event, delta: Math.abs(step.delta), total: step.total };
-        const outcome: AwardOutcome = { replayed: false, ...step, event };
-        if (key !== undefined) seen.set(key, outcome);
-        outcomes.push(outcome);
-      }
-      // Commit. A call made only of replays changes nothing, not even updatedAt.
-      if (totals.size === 0 && existing) return outcomes;
+      const plan = planAwards(userId, requests, {
+        total: (metric) => existing?.points.get(metric),
+        level: (metric) => existing?.levels.get(metric),
+        replay: (key) => liveKey(existing, key, now)?.outcome,
+      });
+      // A call made only of replays changes nothing, not even updatedAt.
+      if (plan.totals.size === 0 && existing) return plan.outcomes;
       const user = existing ?? record(userId, now);
       user.updatedAt = now;
-      totals.forEach((total, metric) => user.points.set(metric, total));
-      levelsNow.forEach((level, metric) => user.levels.set(metric, level));
-      for (const outcome of outcomes) {
-        if (!outcome.replayed && outcome.delta !== 0) user.events.push(outcome.event);
-      }
-      if (seen.size > 0) {
+      plan.totals.forEach((total, metric) => user.points.set(metric, total));
+      plan.levels.forEach((level, metric) => user.levels.set(metric, level));
+      user.events.push(...plan.events);
+      if (plan.keys.size > 0) {
         // Sweep this user's expired keys now and then, so a busy user's map stays bounded by the TTL.
         if (user.idempotency.size >= 64) sweepExpired(user.idempotency, now);
-        seen.forEach((outcome, key) => user.idempotency.set(key, { outcome, expiresAt: now + ttl }));
+        plan.keys.forEach((outcome, key) => user.idempotency.set(key, { outcome, expiresAt: now + ttl }));
       }
-      return outcomes;
+      return plan.outcomes;
     },
 
     async getUser(userId: string): Promise<UserState | null> {
