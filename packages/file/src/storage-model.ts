@@ -1,4 +1,4 @@
-import { GamifyError, computeAward, type AwardOutcome, type AwardRequest, type EventPage, type GamifyEvent, type UserPage, type UserState } from "@gamifykit/core";
+import { GamifyError, planAwards, type AwardOutcome, type AwardRequest, type EventPage, type GamifyEvent, type UserPage, type UserState } from "@gamifykit/core";
 import type { StorageRecord } from "./records.js";
 
 interface UserRecord {
@@ -52,43 +52,24 @@ export class StorageModel {
   /** Computes the outcomes of an award call and the record that applies them (none when nothing changes). */
   planAwards(userId: string, requests: readonly AwardRequest[], now: number): { outcomes: AwardOutcome[]; record: StorageRecord | undefined } {
     const existing = this.users.get(userId);
-    const totals = new Map<string, number>();
-    const levelsNow = new Map<string, number>();
-    const seen = new Map<string, AwardOutcome>();
-    const outcomes: AwardOutcome[] = [];
-    const events: GamifyEvent[] = [];
-    for (const request of requests) {
-      const key = request.idempotencyKey;
-      if (key !== undefined) {
-        const stored = seen.get(key) ?? liveKey(existing, key, now);
-        if (stored) {
-          outcomes.push({ ...stored, replayed: true });
-          continue;
-        }
-      }
-      const { metric } = request;
-      const step = computeAward(userId, request, totals.get(metric) ?? existing?.points.get(metric) ?? 0, levelsNow.get(metric) ?? existing?.levels.get(metric));
-      totals.set(metric, step.total);
-      if (request.level) levelsNow.set(metric, step.level);
-      const event = { ...request.event, delta: Math.abs(step.delta), total: step.total };
-      const outcome: AwardOutcome = { replayed: false, ...step, event };
-      if (key !== undefined) seen.set(key, outcome);
-      if (step.delta !== 0) events.push(event);
-      outcomes.push(outcome);
-    }
+    const plan = planAwards(userId, requests, {
+      total: (metric) => existing?.points.get(metric),
+      level: (metric) => existing?.levels.get(metric),
+      replay: (key) => liveKey(existing, key, now),
+    });
     // Only replays: nothing to write.
-    if (!outcomes.some((o) => !o.replayed)) return { outcomes, record: undefined };
+    if (plan.totals.size === 0) return { outcomes: plan.outcomes, record: undefined };
     const expiresAt = now + this.idempotencyTtlMs;
     return {
-      outcomes,
+      outcomes: plan.outcomes,
       record: {
         op: "award",
         userId,
         now,
-        points: Object.fromEntries(totals),
-        levels: Object.fromEntries(levelsNow),
-        events,
-        idempotency: [...seen].map(([key, outcome]) => [key, expiresAt, outcome] as const),
+        points: Object.fromEntries(plan.totals),
+        levels: Object.fromEntries(plan.levels),
+        events: plan.events,
+        idempotency: [...plan.keys].map(([key, outcome]) => [key, expiresAt, outcome] as const),
       },
     };
   }

@@ -1,4 +1,4 @@
-import { GamifyError, computeAward, type AwardOutcome, type AwardRequest, type EventPage, type GamifyEvent, type Storage, type UserPage, type UserState } from "@gamifykit/core";
+import { GamifyError, planAwards, type AwardOutcome, type AwardRequest, type EventPage, type GamifyEvent, type Storage, type UserPage, type UserState } from "@gamifykit/core";
 import { sql } from "kysely";
 import { Lifecycle, SqlHandle, num, type Db, type Trx } from "./connection.js";
 import { insertIgnore, upsert } from "./dialect.js";
@@ -124,29 +124,12 @@ export function createSqlStorage(handle: SqlHandle, ttl: number): Storage {
       for (const row of rows) replays.set(String(row.idem_key), JSON.parse(String(row.outcome)) as AwardOutcome);
     }
 
-    // Plan every request before writing, so OUT_OF_RANGE (thrown by computeAward) writes nothing.
-    const totals = new Map<string, number>();
-    const levels = new Map<string, number>();
-    const seen = new Map<string, AwardOutcome>();
-    const outcomes: AwardOutcome[] = [];
-    for (const request of requests) {
-      const key = request.idempotencyKey;
-      if (key !== undefined) {
-        const previous = seen.get(key) ?? replays.get(key);
-        if (previous !== undefined) {
-          outcomes.push({ ...previous, replayed: true });
-          continue;
-        }
-      }
-      const { metric } = request;
-      const step = computeAward(userId, request, totals.get(metric) ?? storedTotals.get(metric) ?? 0, levels.get(metric) ?? storedLevels.get(metric));
-      totals.set(metric, step.total);
-      if (request.level) levels.set(metric, step.level);
-      const event = { ...request.event, delta: Math.abs(step.delta), total: step.total };
-      const outcome: AwardOutcome = { replayed: false, ...step, event };
-      if (key !== undefined) seen.set(key, outcome);
-      outcomes.push(outcome);
-    }
+    // Plan every request before writing, so OUT_OF_RANGE writes nothing.
+    const { outcomes, totals, levels, keys: recorded, events } = planAwards(userId, requests, {
+      total: (metric) => storedTotals.get(metric),
+      level: (metric) => storedLevels.get(metric),
+      replay: (key) => replays.get(key),
+    });
 
     if (totals.size > 0) {
       const rows = [...totals].map(([metric, total]) => ({ user_id: userId, metric, total, level: levels.get(metric) ?? null }));
@@ -156,10 +139,10 @@ export function createSqlStorage(handle: SqlHandle, ttl: number): Storage {
         level: sql`COALESCE(${incoming("level")}, ${stored("level")})`,
       })).execute();
     }
-    const logged = outcomes.filter((o) => !o.replayed && o.delta !== 0).map((o) => eventRow(o.event));
-    if (logged.length > 0) await trx.insertInto(t.events).values(logged).execute();
-    if (seen.size > 0) {
-      const rows = [...seen]
+    // One multi-row insert keeps the log in plan order (points event, then its level events).
+    if (events.length > 0) await trx.insertInto(t.events).values(events.map(eventRow)).execute();
+    if (recorded.size > 0) {
+      const rows = [...recorded]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([key, outcome]) => ({ user_id: userId, idem_key: key, outcome: JSON.stringify(outcome), expires_at: now + ttl }));
       // Upsert: an expired key's row may still be there, waiting for the sweep.
