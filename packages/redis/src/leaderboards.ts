@@ -4,6 +4,14 @@ import { boardKeys, boardSeqKey, userBoardsKey } from "./keys.js";
 import type { RedisLeaderboardsOptions } from "./options.js";
 import { aroundScript, countAroundScript, incrementScript, rankScript, removeScript, removeUserScript, setScript, topScript } from "./scripts/leaderboards.js";
 
+/** The connection of every store this module made, so a storage can check a `leaderboards` option. */
+const connections = new WeakMap<LeaderboardStore, Connection>();
+
+/** The connection of a store made by {@link redisLeaderboards} or `redisStores`; undefined for any other object. */
+export function leaderboardConnection(store: unknown): Connection | undefined {
+  return typeof store === "object" && store !== null ? connections.get(store as LeaderboardStore) : undefined;
+}
+
 /**
  * A {@link LeaderboardStore} on Redis sorted sets. Ranks in every mode, `top`, `around` and
  * `countAround` cost O(log n) plus the page, in one round trip each; `increment` updates all its
@@ -37,7 +45,7 @@ export function createRedisLeaderboards(connection: Connection): LeaderboardStor
     return out;
   };
 
-  return {
+  const store: LeaderboardStore = {
     name: "redis",
 
     async increment(updates, userId) {
@@ -47,12 +55,8 @@ export function createRedisLeaderboards(connection: Connection): LeaderboardStor
       const args: (string | number)[] = [userId, updates.length];
       for (const update of updates) {
         checkScore(update.delta, "delta");
-        const { expiresAt } = update;
-        if (expiresAt !== undefined && (typeof expiresAt !== "number" || !Number.isFinite(expiresAt))) {
-          throw new GamifyError("INVALID_ARGUMENT", `expiresAt must be epoch milliseconds; got ${String(expiresAt)}.`, { details: { field: "expiresAt" } });
-        }
         keys.push(...keysOf(update.board));
-        args.push(update.board, update.delta, expiresAt === undefined ? "" : Math.ceil(expiresAt));
+        args.push(update.board, update.delta, expiryArg(update.expiresAt));
       }
       const reply = (await connection.eval(incrementScript, keys, args)) as string[];
       if (reply[0] === "OUT_OF_RANGE") {
@@ -127,4 +131,15 @@ export function createRedisLeaderboards(connection: Connection): LeaderboardStor
       await connection.release();
     },
   };
+  connections.set(store, connection);
+  return store;
+}
+
+/** A board's `expiresAt` as the scripts take it: whole epoch milliseconds, or '' for none. */
+export function expiryArg(expiresAt: unknown): number | "" {
+  if (expiresAt === undefined) return "";
+  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
+    throw new GamifyError("INVALID_ARGUMENT", `expiresAt must be epoch milliseconds; got ${String(expiresAt)}.`, { details: { field: "expiresAt" } });
+  }
+  return Math.ceil(expiresAt);
 }

@@ -1,3 +1,4 @@
+import type { LeaderboardStore } from "@gamifykit/core";
 import type { Redis } from "ioredis";
 
 /** How an adapter reaches Redis. Pass exactly one of `client` and `url`. */
@@ -28,6 +29,13 @@ export interface RedisConnectionOptions {
 export interface RedisStorageOptions extends RedisConnectionOptions {
   /** How long an idempotency key is remembered, in milliseconds of the engine's clock. Default 24 hours. */
   readonly idempotencyTtlMs?: number | undefined;
+  /**
+   * A store from {@link redisLeaderboards} on the same Redis database and key prefix. The storage
+   * then declares it as `storage.leaderboards`, and an engine given both (`createGamify({ storage,
+   * leaderboardStore })`) moves an award's boards inside the award script: one round trip for
+   * the award, its level events and every board. {@link redisStores} does this for you.
+   */
+  readonly leaderboards?: LeaderboardStore | undefined;
 }
 
 /** Options for {@link redisLeaderboards}. */
@@ -44,8 +52,11 @@ export interface RedisAnalyticsOptions extends RedisConnectionOptions {
   readonly bucketTtlMs?: number | undefined;
 }
 
-/** Options for {@link redisStores}: everything the three stores take, for one shared connection. */
-export interface RedisStoresOptions extends RedisStorageOptions {
+/**
+ * Options for {@link redisStores}: everything the three stores take, for one shared connection.
+ * (The storage gets the sibling leaderboard store as `leaderboards` without being asked.)
+ */
+export interface RedisStoresOptions extends Omit<RedisStorageOptions, "leaderboards"> {
   readonly timeZone?: string | undefined;
   readonly bucketTtlMs?: number | undefined;
 }

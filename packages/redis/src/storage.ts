@@ -1,6 +1,17 @@
-import { GamifyError, type AwardOutcome, type AwardRequest, type EventPage, type GamifyEvent, type Storage, type UserPage, type UserState } from "@gamifykit/core";
+import {
+  GamifyError,
+  type AwardOutcome,
+  type AwardRequest,
+  type EventPage,
+  type GamifyEvent,
+  type LeaderboardStore,
+  type Storage,
+  type UserPage,
+  type UserState,
+} from "@gamifykit/core";
 import { closedError, createConnection, type Connection } from "./connection.js";
-import { levelsKey, userKeys, usersKey, usersSeqKey } from "./keys.js";
+import { boardKeys, boardSeqKey, levelsKey, userBoardsKey, userKeys, usersKey, usersSeqKey } from "./keys.js";
+import { expiryArg, leaderboardConnection } from "./leaderboards.js";
 import { levelTable, levelTableCommands } from "./levels.js";
 import type { RedisStorageOptions } from "./options.js";
 import {
@@ -19,10 +30,14 @@ const LEVEL_RELOADS = 3;
 
 /**
  * A {@link Storage} on Redis. Every award is one EVALSHA of a Lua script that checks idempotency
- * keys, updates totals and levels and appends to the user's event stream atomically.
+ * keys, updates totals and levels, appends the points and level events to the user's event
+ * stream and, with `leaderboards`, moves the award's boards, atomically.
  *
  * @example
  * const gk = createGamify({ storage: redisStorage({ url: "redis://localhost:6379" }) });
+ * // Boards in the same round trip (or use redisStores):
+ * const leaderboardStore = redisLeaderboards({ client });
+ * const gk2 = createGamify({ storage: redisStorage({ client, leaderboards: leaderboardStore }), leaderboardStore });
  */
 export function redisStorage(options: RedisStorageOptions): Storage {
   return createRedisStorage(createConnection(options, "redisStorage"), options);
@@ -35,8 +50,10 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
     throw new GamifyError("INVALID_ARGUMENT", `idempotencyTtlMs must be a positive integer; got ${String(ttl)}.`, { details: { field: "idempotencyTtlMs" } });
   }
   const { prefix } = connection;
+  const leaderboards = checkLeaderboards(options.leaderboards, connection);
   const users = usersKey(prefix);
   const seq = usersSeqKey(prefix);
+  const boardSeq = boardSeqKey(prefix);
   let closed = false;
   connection.acquire();
 
@@ -63,6 +80,7 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
 
   return {
     name: "redis",
+    ...(leaderboards === undefined ? {} : { leaderboards }),
 
     async applyAwards(userId: string, requests: readonly AwardRequest[], now: number): Promise<AwardOutcome[]> {
       open();
@@ -70,7 +88,10 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
       const k = userKeys(prefix, userId);
       const levelKeys: string[] = [];
       const tables = new Map<string, ReturnType<typeof levelTable>>();
-      const args: (string | number)[] = [userId, now, now + ttl, ttl, requests.length];
+      // Boards are numbered in order of first use; each has five keys (see the script).
+      const boardIndex = new Map<string, number>();
+      const boardKeyList: string[] = [];
+      const perRequest: (string | number)[] = [];
       for (const r of requests) {
         let levelIndex = 0;
         if (r.level) {
@@ -83,9 +104,22 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
           levelIndex = levelKeys.indexOf(key) + 1;
         }
         const { delta: _delta, total: _total, ...rest } = r.event;
-        args.push(r.metric, r.delta, r.floor ?? "", levelIndex, r.level?.followDown ? "1" : "0", r.idempotencyKey ?? "", r.event.type, r.event.at, JSON.stringify(rest));
+        const boards = r.boards ?? [];
+        perRequest.push(r.metric, r.delta, r.floor ?? "", levelIndex, r.level?.followDown ? "1" : "0", r.idempotencyKey ?? "");
+        perRequest.push(r.event.type, r.event.at, r.event.id, JSON.stringify(rest), boards.length);
+        for (const { board, expiresAt } of boards) {
+          let index = boardIndex.get(board);
+          if (index === undefined) {
+            index = boardIndex.size + 1;
+            boardIndex.set(board, index);
+            const bk = boardKeys(prefix, board);
+            boardKeyList.push(bk.scores, bk.order, bk.stamps, bk.distinct, bk.counts);
+          }
+          perRequest.push(index, expiryArg(expiresAt));
+        }
       }
-      const keys = [k.state, k.idem, k.idemExpiry, k.events, users, seq, ...levelKeys];
+      const args = [userId, now, now + ttl, ttl, requests.length, levelKeys.length, boardIndex.size, ...boardIndex.keys(), ...perRequest];
+      const keys = [k.state, k.idem, k.idemExpiry, k.events, users, seq, boardSeq, userBoardsKey(prefix, userId), ...levelKeys, ...boardKeyList];
       for (let attempt = 0; ; attempt++) {
         const reply = (await connection.eval(applyAwardsScript, keys, args)) as string[];
         if (reply[0] === "OK") return reply.slice(1).map(parseOutcome);
@@ -95,6 +129,14 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
             "OUT_OF_RANGE",
             `Awarding ${delta} ${metric} to ${userId} would leave the safe-integer range (total ${total}); nothing was changed.`,
             { details: { userId, metric, total: Number(total), delta: Number(delta) } },
+          );
+        }
+        if (reply[0] === "BOARD_OUT_OF_RANGE") {
+          const [, board, value] = reply;
+          throw new GamifyError(
+            "OUT_OF_RANGE",
+            `Awarding to ${userId} would take their score on board ${board} out of the safe-integer range (got ${value}); nothing was changed.`,
+            { details: { userId, board, value } },
           );
         }
         const key = levelKeys[Number(reply[1]) - 1];
@@ -206,6 +248,26 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
       await connection.release();
     },
   };
+}
+
+/** Checks that a `leaderboards` option is a Redis store writing where this storage's script will. */
+function checkLeaderboards(store: LeaderboardStore | undefined, connection: Connection): LeaderboardStore | undefined {
+  if (store === undefined) return undefined;
+  const other = leaderboardConnection(store);
+  if (other === undefined) {
+    throw new GamifyError("INVALID_ARGUMENT", "leaderboards must be a store created by redisLeaderboards (from @gamifykit/redis), on the same Redis database as the storage.", {
+      details: { field: "leaderboards" },
+    });
+  }
+  // Compare the keys as Redis sees them: the adapter's keyPrefix plus any keyPrefix of a host's client.
+  if (other.prefix !== connection.prefix || other.scriptPrefix !== connection.scriptPrefix) {
+    throw new GamifyError(
+      "INVALID_ARGUMENT",
+      `leaderboards uses key prefix ${JSON.stringify(other.scriptPrefix)} but the storage uses ${JSON.stringify(connection.scriptPrefix)}; the storage writes board keys itself, so both must use the same keyPrefix (and client keyPrefix).`,
+      { details: { field: "leaderboards" } },
+    );
+  }
+  return store;
 }
 
 /** Parses `replayed|delta|previousTotal|total|previousLevel|level|eventJSON`. */

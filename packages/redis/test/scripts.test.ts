@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { afterAll, describe, test } from "vitest";
 import { Redis } from "ioredis";
-import { createGamify, levels } from "@gamifykit/core";
+import { createGamify, levelEvents, levels, type AwardRequest, type AwardResult, type RankedEntry } from "@gamifykit/core";
 import { findTestServer } from "@gamifykit/adapter-tests";
-import { redisStorage, redisStores } from "../src/index.js";
+import { redisLeaderboards, redisStorage, redisStores } from "../src/index.js";
 import { deletePrefix, prefixer, runId } from "./helpers.js";
 
 const server = await findTestServer("redis");
@@ -16,6 +16,9 @@ afterAll(async () => {
   await deletePrefix(client, run);
   await client.quit();
 });
+
+const DAY_MS = 86_400_000;
+const rows = (entries: readonly RankedEntry[]) => entries.map((e) => [e.userId, e.score, e.rank]);
 
 /** Counts the commands `fn` sends through `redis`. */
 async function commandsSentBy(redis: Redis, fn: () => Promise<unknown>): Promise<string[]> {
@@ -34,16 +37,68 @@ async function commandsSentBy(redis: Redis, fn: () => Promise<unknown>): Promise
 }
 
 describe.runIf(server)("redis scripts", () => {
-  test("an award with a level and an idempotency key is one EVALSHA; its leaderboard update is one more", async () => {
+  test("with redisStores an award is exactly one EVALSHA: idempotency, total, level-ups, the event log and all four boards", async () => {
     const host = new Redis(server!.url);
-    const stores = redisStores({ client: host, keyPrefix: keyPrefix() });
-    const gk = createGamify({ ...stores, analytics: false, levels: { xp: levels.linear({ step: 100 }) }, leaderboards: [{ metric: "xp", periods: ["all", "week"] }] });
+    const prefix = keyPrefix();
+    const stores = redisStores({ client: host, keyPrefix: prefix });
+    assert.equal(stores.storage.leaderboards, stores.leaderboardStore, "the storage declares its sibling board store");
+    const periods = ["all", "day", "week", "month"] as const;
+    const gk = createGamify({ ...stores, analytics: false, levels: { xp: levels.linear({ step: 100 }) }, leaderboards: [{ metric: "xp", periods: ["day", "week", "month"] }] });
     try {
-      await gk.addPoints("warm", 1, { metric: "xp" }); // loads the level table and caches the scripts
-      const storageOnly = createGamify({ storage: stores.storage, analytics: false, levels: { xp: levels.linear({ step: 100 }) } });
-      // No threshold crossed: the engine has no level_up event to append afterwards (that is its own call).
-      assert.deepEqual(await commandsSentBy(host, () => storageOnly.addPoints("u", 50, { metric: "xp", idempotencyKey: "k" })), ["evalsha"]);
-      assert.deepEqual(await commandsSentBy(host, () => gk.addPoints("v", 50, { metric: "xp", idempotencyKey: "k" })), ["evalsha", "evalsha"]);
+      await gk.addPoints("warm", 1, { metric: "xp" }); // loads the level table and caches the script
+      let result: AwardResult | undefined;
+      assert.deepEqual(
+        await commandsSentBy(host, async () => (result = await gk.addPoints("v", 250, { metric: "xp", idempotencyKey: "k" }))),
+        ["evalsha"],
+      );
+      assert.deepEqual([result?.total, result?.previousLevel, result?.level], [250, 1, 3]);
+      const pointsEvent = result?.events[0] as AwardRequest["event"];
+      assert.deepEqual(result?.events.slice(1), levelEvents(pointsEvent, "xp", 1, 3));
+      assert.deepEqual((await gk.events("v")).events, result?.events, "the script logged the points event and both level_ups");
+      for (const period of periods) {
+        const lb = gk.leaderboard("xp", { period });
+        assert.deepEqual(await lb.rank("v"), { userId: "v", score: 250, rank: 1 }, period);
+        assert.deepEqual(rows(await lb.top()), [["v", 250, 1], ["warm", 1, 2]], period);
+        const ttl = await host.pttl(`${prefix}lb:{${lb.board}}:s`);
+        assert.ok(period === "all" ? ttl === -1 : ttl > 30 * DAY_MS, `${period} board expiry ${ttl}`);
+      }
+
+      // A replay is one EVALSHA too, and moves nothing.
+      assert.deepEqual(await commandsSentBy(host, () => gk.addPoints("v", 250, { metric: "xp", idempotencyKey: "k" })), ["evalsha"]);
+      // So is a batch of one user's awards, whatever their metrics and boards.
+      assert.deepEqual(
+        await commandsSentBy(host, () =>
+          gk.batch([
+            { userId: "v", amount: 100, metric: "xp" },
+            { userId: "v", amount: 7, metric: "coins" },
+            { userId: "v", amount: 50, metric: "xp", type: "remove" },
+          ]),
+        ),
+        ["evalsha"],
+      );
+      for (const period of periods) assert.equal((await gk.leaderboard("xp", { period }).rank("v"))?.score, 300, period);
+      assert.equal((await gk.leaderboard("coins").rank("v"))?.score, 7);
+      assert.deepEqual(
+        (await gk.events("v")).events.map((e) => e.type),
+        ["points_added", "level_up", "level_up", "points_added", "level_up", "points_added", "points_removed"],
+      );
+    } finally {
+      await gk.close();
+      await host.quit();
+    }
+  });
+
+  test("with a separate leaderboard store (not the storage's own) an award is one EVALSHA plus one for the boards", async () => {
+    const host = new Redis(server!.url);
+    const prefix = keyPrefix();
+    const storage = redisStorage({ client: host, keyPrefix: prefix });
+    assert.equal(storage.leaderboards, undefined);
+    const gk = createGamify({ storage, leaderboardStore: redisLeaderboards({ client: host, keyPrefix: prefix }), analytics: false, levels: { xp: levels.linear({ step: 100 }) } });
+    try {
+      await gk.addPoints("warm", 1, { metric: "xp" });
+      assert.deepEqual(await commandsSentBy(host, () => gk.addPoints("v", 250, { metric: "xp", idempotencyKey: "k" })), ["evalsha", "evalsha"]);
+      assert.equal((await gk.leaderboard("xp").rank("v"))?.score, 250);
+      assert.equal(await storage.countEvents("v", { type: "level_up" }), 2, "level events are the storage's work either way");
     } finally {
       await gk.close();
       await host.quit();

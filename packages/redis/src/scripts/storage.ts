@@ -1,12 +1,8 @@
 import { defineScript } from "../connection.js";
+import { BOARD_WRITES_LUA, NUMBERS_LUA } from "./lua.js";
 
-/**
- * Lua shared by the storage scripts. Numbers are doubles in Lua: integers up to 2^53 are exact,
- * and `fmt` prints them in full (Lua's own tostring keeps only 14 digits).
- */
-const COMMON = `
-local MAX = 9007199254740991
-local function fmt(x) return string.format('%.0f', x) end
+/** Lua shared by the storage scripts (see `NUMBERS_LUA` for how numbers are printed). */
+const COMMON = `${NUMBERS_LUA}
 -- Creates the user on first sight: createdAt/updatedAt, and a listing sequence for listUsers.
 local function touch(state, users, seq, userId, at)
   if redis.call('HSETNX', state, 'c', at) == 1 then
@@ -23,33 +19,55 @@ end
 `;
 
 /**
- * applyAwards in one round trip.
- * KEYS: state, idem, idemx, events, users, users:seq, level tables…
- * ARGV: userId, now, expiresAt, ttlMs, n, then per request:
- *   metric, delta, floor|'', level table index|0, followDown 1|0, idempotency key|'', event type, event at, event JSON without delta/total
+ * applyAwards in one round trip: idempotency, totals, levels, the event log (points and level
+ * events) and, when the engine passes them, the award's leaderboards (the same Lua as the
+ * leaderboard store's increment).
+ * KEYS: state, idem, idemx, events, users, users:seq, lb:seq, lbu:{user}, then L level tables,
+ *   then five keys per board (B boards).
+ * ARGV: userId, now, expiresAt, ttlMs, n, L, B, B board names, then per request:
+ *   metric, delta, floor|'', level table index|0, followDown 1|0, idempotency key|'', event type,
+ *   event at, event id, event JSON without delta/total, board count, then per board: board index
+ *   (1-based, into the names), expiresAt|''
  * Reply: {'OK', 'replayed|delta|previousTotal|total|previousLevel|level|eventJSON'…},
- *   {'OUT_OF_RANGE', metric, previousTotal, delta} (nothing written), or {'NOLEVELS', index}.
+ *   {'OUT_OF_RANGE', metric, previousTotal, delta}, {'BOARD_OUT_OF_RANGE', board, score} (both
+ *   with nothing written), or {'NOLEVELS', index}.
  */
 export const applyAwardsScript = defineScript(
   "applyAwards",
-  `${COMMON}
-local userId, now, expiresAt, ttl, n = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+  `${COMMON}${BOARD_WRITES_LUA}
+local userId, now, expiresAt, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local n, nl, nb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local nowN = tonumber(now)
 local state, idem, idemx, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-for k = 7, #KEYS do
+for k = 9, 8 + nl do
   -- A curve lost with the data (failover, flush): the caller reloads it and retries.
-  if redis.call('EXISTS', KEYS[k]) == 0 then return {'NOLEVELS', tostring(k - 6)} end
+  if redis.call('EXISTS', KEYS[k]) == 0 then return {'NOLEVELS', tostring(k - 8)} end
 end
+local boards = {}
+for j = 1, nb do boards[j] = boardAt(9 + nl + (j - 1) * 5) end
 local function levelFor(key, points)
   local r = redis.call('ZREVRANGEBYSCORE', key, fmt(points), '-inf', 'LIMIT', 0, 1)
   return tonumber(r[1])
 end
--- Plan every request first; write only when all of them fit the safe-integer range.
-local totals, levelsNow, seen, fresh, touched, events, out = {}, {}, {}, {}, {}, {}, {'OK'}
-for i = 0, n - 1 do
-  local b = 6 + i * 9
+-- core's levelEvents: one event per level crossed. Strings go through cjson (exact JSON strings);
+-- numbers are printed in full: levels with fmt, and at as the engine sent it (a safe integer).
+local userJ = cjson.encode(userId)
+local function levelEvents(events, id, at, metric, from, to)
+  local kind, step = 'level_up', 1
+  if to < from then kind, step = 'level_down', -1 end
+  local tail = ',"type":"' .. kind .. '","userId":' .. userJ .. ',"at":' .. at .. ',"metric":' .. cjson.encode(metric) .. ',"level":'
+  for lvl = from + step, to, step do
+    local json = '{"id":' .. cjson.encode(id .. ':level:' .. fmt(lvl)) .. tail .. fmt(lvl) .. ',"previousLevel":' .. fmt(lvl - step) .. '}'
+    events[#events + 1] = {kind, at, json}
+  end
+end
+-- Plan every request first; write only when all totals and board scores fit the safe-integer range.
+local totals, levelsNow, seen, fresh, touched, events, ups, out = {}, {}, {}, {}, {}, {}, {}, {'OK'}
+local b = 8 + nb
+for i = 1, n do
   local metric, delta, floor, li = ARGV[b], tonumber(ARGV[b + 1]), ARGV[b + 2], tonumber(ARGV[b + 3])
   local key = ARGV[b + 5]
+  local firstBoard, boardCount = b + 11, tonumber(ARGV[b + 10])
   local stored = nil
   if key ~= '' then
     stored = seen[key]
@@ -62,6 +80,7 @@ for i = 0, n - 1 do
     end
   end
   if stored then
+    -- A replay changes nothing: no total, level, event or board.
     out[#out + 1] = '1|' .. stored
   else
     local prev = totals[metric]
@@ -71,7 +90,7 @@ for i = 0, n - 1 do
     if total > MAX or total < -MAX then return {'OUT_OF_RANGE', metric, fmt(prev), fmt(delta)} end
     local pl, l = 0, 0
     if li > 0 then
-      local lk = KEYS[6 + li]
+      local lk = KEYS[8 + li]
       local sl = levelsNow[metric]
       if sl == nil then sl = tonumber(redis.call('HGET', state, 'l:' .. metric) or '') end
       -- A metric that gains levels later starts from the level of its current total.
@@ -83,16 +102,31 @@ for i = 0, n - 1 do
     if totals[metric] == nil then touched[#touched + 1] = metric end
     totals[metric] = total
     local applied = total - prev
-    local head = ARGV[b + 8]
+    local head = ARGV[b + 9]
     local event = string.sub(head, 1, -2) .. ',"delta":' .. fmt(math.abs(applied)) .. ',"total":' .. fmt(total) .. '}'
     local outcome = fmt(applied) .. '|' .. fmt(prev) .. '|' .. fmt(total) .. '|' .. fmt(pl) .. '|' .. fmt(l) .. '|' .. event
     if key ~= '' then
       seen[key] = outcome
       fresh[#fresh + 1] = key
     end
-    if applied ~= 0 then events[#events + 1] = {ARGV[b + 6], ARGV[b + 7], event} end
+    if applied ~= 0 then
+      events[#events + 1] = {ARGV[b + 6], ARGV[b + 7], event}
+      -- Boards move by the applied delta (a floor may have clamped it).
+      for j = 0, boardCount - 1 do
+        local index = tonumber(ARGV[firstBoard + 2 * j])
+        ups[#ups + 1] = {k = boards[index], name = ARGV[7 + index], delta = applied, expiresAt = ARGV[firstBoard + 2 * j + 1]}
+      end
+    end
+    if l ~= pl then levelEvents(events, ARGV[b + 8], ARGV[b + 7], metric, pl, l) end
     out[#out + 1] = '0|' .. outcome
   end
+  b = firstBoard + 2 * boardCount
+end
+local scores = nil
+if #ups > 0 then
+  local name, bad
+  scores, name, bad = boardTotals(userId, ups)
+  if not scores then return {'BOARD_OUT_OF_RANGE', name, fmt(bad)} end
 end
 touch(state, KEYS[5], KEYS[6], userId, now)
 redis.call('HSET', state, 'u', now)
@@ -103,6 +137,7 @@ end
 for _, e in ipairs(events) do
   redis.call('XADD', log, '*', 't', e[1], 'at', e[2], 'j', e[3])
 end
+if scores then boardWrite(KEYS[7], KEYS[8], userId, ups, scores) end
 if #fresh > 0 then
   for _, key in ipairs(fresh) do
     redis.call('HSET', idem, key, expiresAt .. '|' .. seen[key])

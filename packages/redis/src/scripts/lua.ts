@@ -1,0 +1,112 @@
+/**
+ * Lua fragments shared by several scripts. A script is one string sent to Redis, so sharing means
+ * concatenating these in front of a script's own body (see `scripts/leaderboards.ts` and
+ * `scripts/storage.ts`).
+ */
+
+/**
+ * Numbers are doubles in Lua: integers up to 2^53 are exact, and `fmt` prints them in full (Lua's
+ * own tostring and cjson keep only 14 significant digits).
+ */
+export const NUMBERS_LUA = `
+local MAX = 9007199254740991
+local function fmt(x) return string.format('%.0f', x) end
+`;
+
+/**
+ * Writing leaderboard scores (needs {@link NUMBERS_LUA}). A board is five keys (see keys.ts):
+ * `s` scores, `o` ordinal order, `m` tie-break stamps, `d` distinct scores, `c` users per score.
+ * The ordinal set holds every entry at score 0 with a member that sorts best-first byte by byte:
+ * sign and magnitude of the score (higher first), then the 16-digit stamp of when the score last
+ * changed (earlier first), then the user id. Every score is a safe integer, so each part fits 16
+ * digits exactly.
+ *
+ * `boardTotals` and `boardWrite` are `increment`: the leaderboard store's own script and the
+ * storage's award script both call them, so a board moves the same way on either path.
+ */
+export const BOARD_WRITES_LUA = `
+local function enc(score, stamp, user)
+  local head
+  if score >= 0 then head = '0' .. string.format('%016.0f', MAX - score) else head = '1' .. string.format('%016.0f', -score) end
+  return head .. string.format('%016.0f', stamp) .. user
+end
+local function dec(member)
+  local v = tonumber(string.sub(member, 2, 17))
+  if string.sub(member, 1, 1) == '0' then return MAX - v, string.sub(member, 34) end
+  return -v, string.sub(member, 34)
+end
+local function boardAt(i)
+  return {s = KEYS[i], o = KEYS[i + 1], m = KEYS[i + 2], d = KEYS[i + 3], c = KEYS[i + 4]}
+end
+local function distinctAdd(k, score)
+  local s = fmt(score)
+  if redis.call('HINCRBY', k.c, s, 1) == 1 then redis.call('ZADD', k.d, s, s) end
+end
+local function distinctRemove(k, score)
+  local s = fmt(score)
+  if redis.call('HINCRBY', k.c, s, -1) <= 0 then
+    redis.call('HDEL', k.c, s)
+    redis.call('ZREM', k.d, s)
+  end
+end
+-- Sets a score; the tie-break stamp changes only when the score does.
+local function write(k, seqKey, user, score)
+  local old = redis.call('ZSCORE', k.s, user)
+  if old then
+    old = tonumber(old)
+    if old == score then return end
+    redis.call('ZREM', k.o, enc(old, tonumber(redis.call('HGET', k.m, user)), user))
+    distinctRemove(k, old)
+  end
+  local stamp = redis.call('INCR', seqKey)
+  redis.call('ZADD', k.s, fmt(score), user)
+  redis.call('ZADD', k.o, 0, enc(score, stamp, user))
+  redis.call('HSET', k.m, user, stamp)
+  distinctAdd(k, score)
+end
+local function removeFrom(k, user)
+  local old = redis.call('ZSCORE', k.s, user)
+  if not old then return false end
+  old = tonumber(old)
+  redis.call('ZREM', k.o, enc(old, tonumber(redis.call('HGET', k.m, user)), user))
+  redis.call('ZREM', k.s, user)
+  redis.call('HDEL', k.m, user)
+  distinctRemove(k, old)
+  return true
+end
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Remembers the board for removeUser, until the board itself expires (a board whose expiry has
+-- already passed is gone: nothing to remember).
+local function remember(userBoards, k, name)
+  local ttl = redis.call('PTTL', k.s)
+  if ttl > 0 then redis.call('ZADD', userBoards, nowMs() + ttl, name) elseif ttl == -1 then redis.call('ZADD', userBoards, '+inf', name) end
+end
+-- The new scores of increment updates {k = board keys, name, delta, expiresAt|''}, in order (a
+-- board listed twice adds up), or nil, board name, score when one would leave the safe-integer range.
+local function boardTotals(user, ups)
+  local totals, pending = {}, {}
+  for i, u in ipairs(ups) do
+    local base = pending[u.name]
+    if base == nil then base = tonumber(redis.call('ZSCORE', u.k.s, user) or '0') end
+    local total = base + u.delta
+    if total > MAX or total < -MAX then return nil, u.name, total end
+    pending[u.name] = total
+    totals[i] = total
+  end
+  return totals
+end
+-- Writes what boardTotals planned: scores, expiry of period boards, and the user's board set.
+local function boardWrite(seqKey, userBoards, user, ups, totals)
+  for i, u in ipairs(ups) do
+    write(u.k, seqKey, user, totals[i])
+    if u.expiresAt ~= '' then
+      for _, key in ipairs({u.k.s, u.k.o, u.k.m, u.k.d, u.k.c}) do redis.call('PEXPIREAT', key, u.expiresAt) end
+    end
+    remember(userBoards, u.k, u.name)
+  end
+  redis.call('ZREMRANGEBYSCORE', userBoards, '-inf', '(' .. fmt(nowMs()))
+end
+`;
