@@ -1,13 +1,3 @@
-import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.base";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  treeshake: true,
-  target: "es2022",
-  platform: "neutral",
-  external: ["@gamifykit/core", "testcontainers"],
-});
+export default packageBuild({ platform: "neutral", external: ["@gamifykit/core", "testcontainers"] });

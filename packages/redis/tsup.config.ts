@@ -1,13 +1,3 @@
-import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.base";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  treeshake: true,
-  target: "es2022",
-  platform: "node",
-  external: ["@gamifykit/core", "ioredis"],
-});
+export default packageBuild({ external: ["@gamifykit/core", "ioredis"] });

@@ -1,13 +1,3 @@
-import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.base";
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/cli.ts"],
-  format: ["esm", "cjs"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  treeshake: true,
-  target: "es2022",
-  platform: "node",
-  external: ["@gamifykit/core", "kysely", "pg", "mysql2"],
-});
+export default packageBuild({ entry: ["src/index.ts", "src/cli.ts"], external: ["@gamifykit/core", "kysely", "pg", "mysql2"] });
