@@ -13,13 +13,15 @@ interface UserRecord {
   /** Position in the listing order, for stable `listUsers` cursors. */
   readonly seq: number;
   readonly points: Map<string, number>;
-  readonly badges: Map<string, number>;
-  readonly levels: Map<string, number>;
+  // Created on first use: most users never hold a badge, a level, a claim or a key, and an empty
+  // Map still costs a few hundred bytes.
+  badges?: Map<string, number>;
+  levels?: Map<string, number>;
   /** keys claimed with claimOnce */
-  readonly claims: Set<string>;
+  claims?: Set<string>;
   readonly events: GamifyEvent[];
   /** idempotency key → outcome and when it expires */
-  readonly idempotency: Map<string, { outcome: AwardOutcome; expiresAt: number }>;
+  idempotency?: Map<string, { outcome: AwardOutcome; expiresAt: number }>;
   readonly createdAt: number;
   updatedAt: number;
 }
@@ -51,11 +53,7 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
       user = {
         seq: order.length,
         points: new Map(),
-        badges: new Map(),
-        levels: new Map(),
-        claims: new Set(),
         events: [],
-        idempotency: new Map(),
         createdAt: now,
         updatedAt: now,
       };
@@ -73,7 +71,7 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
       const existing = users.get(userId);
       const plan = planAwards(userId, requests, {
         total: (metric) => existing?.points.get(metric),
-        level: (metric) => existing?.levels.get(metric),
+        level: (metric) => existing?.levels?.get(metric),
         replay: (key) => liveKey(existing, key, now)?.outcome,
       });
       // A call made only of replays changes nothing, not even updatedAt.
@@ -81,12 +79,16 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
       const user = existing ?? record(userId, now);
       user.updatedAt = now;
       plan.totals.forEach((total, metric) => user.points.set(metric, total));
-      plan.levels.forEach((level, metric) => user.levels.set(metric, level));
+      if (plan.levels.size > 0) {
+        const levels = (user.levels ??= new Map());
+        plan.levels.forEach((level, metric) => levels.set(metric, level));
+      }
       user.events.push(...plan.events);
       if (plan.keys.size > 0) {
         // Sweep this user's expired keys now and then, so a busy user's map stays bounded by the TTL.
-        if (user.idempotency.size >= 64) sweepExpired(user.idempotency, now);
-        plan.keys.forEach((outcome, key) => user.idempotency.set(key, { outcome, expiresAt: now + ttl }));
+        const keys = (user.idempotency ??= new Map());
+        if (keys.size >= 64) sweepExpired(keys, now);
+        plan.keys.forEach((outcome, key) => keys.set(key, { outcome, expiresAt: now + ttl }));
       }
       return plan.outcomes;
     },
@@ -98,8 +100,8 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
       return {
         userId,
         points: Object.fromEntries(user.points),
-        badges: Object.fromEntries([...user.badges].map(([badge, awardedAt]) => [badge, { awardedAt }])),
-        levels: Object.fromEntries(user.levels),
+        badges: Object.fromEntries([...(user.badges ?? [])].map(([badge, awardedAt]) => [badge, { awardedAt }])),
+        levels: Object.fromEntries(user.levels ?? []),
         createdAt: user.createdAt,
         updatedAt: user.updatedAt,
       };
@@ -107,10 +109,10 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
 
     async awardBadge(userId: string, badge: string, event: GamifyEvent) {
       open();
-      const held = users.get(userId)?.badges.get(badge);
+      const held = users.get(userId)?.badges?.get(badge);
       if (held !== undefined) return { awarded: false, awardedAt: held };
       const user = record(userId, event.at);
-      user.badges.set(badge, event.at);
+      (user.badges ??= new Map()).set(badge, event.at);
       user.updatedAt = Math.max(user.updatedAt, event.at);
       user.events.push(event);
       return { awarded: true, awardedAt: event.at };
@@ -119,7 +121,7 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
     async revokeBadge(userId: string, badge: string, event: GamifyEvent) {
       open();
       const user = users.get(userId);
-      if (!user?.badges.delete(badge)) return false;
+      if (!user?.badges?.delete(badge)) return false;
       user.updatedAt = Math.max(user.updatedAt, event.at);
       user.events.push(event);
       return true;
@@ -128,8 +130,9 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
     async claimOnce(userId: string, key: string, at: number) {
       open();
       const user = record(userId, at);
-      if (user.claims.has(key)) return false;
-      user.claims.add(key);
+      const claims = (user.claims ??= new Set());
+      if (claims.has(key)) return false;
+      claims.add(key);
       return true;
     },
 
@@ -187,15 +190,15 @@ export function memoryStorage(options: MemoryStorageOptions = {}): Storage {
   };
 }
 
-function sweepExpired(keys: UserRecord["idempotency"], now: number): void {
+function sweepExpired(keys: NonNullable<UserRecord["idempotency"]>, now: number): void {
   for (const [key, entry] of keys) if (entry.expiresAt <= now) keys.delete(key);
 }
 
 function liveKey(user: UserRecord | undefined, key: string, now: number) {
-  const entry = user?.idempotency.get(key);
+  const entry = user?.idempotency?.get(key);
   if (!entry) return undefined;
   if (entry.expiresAt <= now) {
-    user?.idempotency.delete(key);
+    user?.idempotency?.delete(key);
     return undefined;
   }
   return entry;
