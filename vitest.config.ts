@@ -9,6 +9,12 @@ export default defineConfig({
     alias: {
       "@gamifykit/core": src("core"),
       "@gamifykit/adapter-tests": src("adapter-tests"),
+      "@gamifykit/redis": src("redis"),
+      "@gamifykit/sql": src("sql"),
+      "@gamifykit/file": src("file"),
+      "@gamifykit/http": src("http"),
+      "@gamifykit/client": src("client"),
+      "@gamifykit/server": src("server"),
     },
   },
   test: {
