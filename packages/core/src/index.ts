@@ -7,6 +7,7 @@ export { EVENT_TYPES } from "./events.js";
 export type * from "./events.js";
 export { Emitter } from "./emitter.js";
 export type { AnyListener, Channel, ErrorListener, Listener, ListenerFor } from "./emitter.js";
+export type { EventBus } from "./bus.js";
 export { levels, toLevelCurve } from "./levels.js";
 export type { LevelCurve, LevelDefinition } from "./levels.js";
 export { rules } from "./rules.js";
