@@ -23,6 +23,11 @@ export interface EventBus {
    * lazily on the first subscription; returns a function that unsubscribes.
    */
   subscribe(listener: (event: GamifyEvent) => void): () => void;
+  /**
+   * Opens the subscription if needed and resolves once it is active on the server, so events
+   * published afterwards reach this bus. Optional: a bus without it is taken as ready at once.
+   */
+  ready?(): Promise<void>;
   /** Stops listening and releases the connections the bus created (never the host's). Idempotent. */
   close(): Promise<void>;
 }

@@ -8,3 +8,5 @@ export { redisAnalytics } from "./analytics.js";
 export { redisStores } from "./stores.js";
 export type { RedisStores } from "./stores.js";
 export type { RedisAnalyticsOptions, RedisConnectionOptions, RedisLeaderboardsOptions, RedisStorageOptions, RedisStoresOptions } from "./options.js";
+export { redisEventBus } from "./event-bus.js";
+export type { RedisEventBusOptions } from "./event-bus.js";
