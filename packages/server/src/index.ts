@@ -1,0 +1,8 @@
+/**
+ * GamifyKit as a runnable service: configuration from the environment (validated with zod),
+ * storage picked by configuration, the HTTP API of @gamifykit/http, graceful shutdown.
+ */
+export { loadConfig, ConfigError } from "./config/load.js";
+export type { LoadConfigOptions, Profile, ServerConfig, StoreConfig, TierConfig, JwtSettings } from "./config/load.js";
+export type { EngineConfig } from "./config/engine.js";
+export type { ApiKeyEntry } from "./config/values.js";
