@@ -30,3 +30,5 @@ export type {
   SqlStoresOptions,
   SqlUrlConnection,
 } from "./options.js";
+export { postgresEventBus } from "./event-bus.js";
+export type { PgPoolLike, PostgresEventBusOptions } from "./event-bus.js";
