@@ -184,7 +184,7 @@ export const VARIABLES = [
     key: "apiKeys",
     group: "Authentication",
     schema: v.apiKeys,
-    expects: 'comma- or newline-separated "id:role:sha256:<64 hex>" entries, role admin or reader',
+    expects: 'comma- or newline-separated "id:role:sha256:HEX" entries (role admin or reader, HEX 64 hex digits)',
     defaultText: "none",
     description: "API keys, stored only as hashes: `gamifykit-server hash-key <raw key>` prints the hash.",
     secret: true,
