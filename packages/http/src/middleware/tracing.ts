@@ -1,0 +1,59 @@
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type TextMapGetter } from "@opentelemetry/api";
+
+/** The span of one request; `end` closes it with the final status. */
+export interface RequestSpan {
+  end(status: number, error?: unknown): void;
+}
+
+const TRACER_NAME = "@gamifykit/http";
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
+
+const headerGetter: TextMapGetter<Headers> = {
+  keys: (headers) => [...headers.keys()],
+  get: (headers, key) => headers.get(key) ?? undefined,
+};
+
+/**
+ * Starts a server span named `METHOD /route/template`, continuing a trace from the W3C
+ * `traceparent` header when the host registered a propagator. Without a registered tracer
+ * provider the API hands back a non-recording span and no attribute is computed.
+ */
+export function startRequestSpan(request: Request, routeTemplate: string): RequestSpan {
+  const method = KNOWN_METHODS.has(request.method) ? request.method : "_OTHER";
+  const parent = propagation.extract(context.active(), request.headers, headerGetter);
+  const span = trace.getTracer(TRACER_NAME).startSpan(`${method} ${routeTemplate}`, { kind: SpanKind.SERVER }, parent);
+  if (!span.isRecording()) return { end: () => span.end() };
+
+  const url = new URL(request.url);
+  const attributes: Attributes = {
+    "http.request.method": method,
+    "http.route": routeTemplate,
+    "url.path": url.pathname,
+    "url.scheme": url.protocol.replace(/:$/, ""),
+    "server.address": url.hostname,
+  };
+  // The query can carry an access_token (WebSocket upgrades), so it is never recorded.
+  if (method === "_OTHER") attributes["http.request.method_original"] = request.method;
+  if (url.port) attributes["server.port"] = Number(url.port);
+  const userAgent = request.headers.get("user-agent");
+  if (userAgent) attributes["user_agent.original"] = userAgent;
+  span.setAttributes(attributes);
+
+  return {
+    end(status, error) {
+      span.setAttribute("http.response.status_code", status);
+      // Server spans mark only 5xx as errors: a 4xx is the caller's mistake, not a failure here.
+      if (status >= 500) {
+        span.setAttribute("error.type", error instanceof Error ? errorType(error) : String(status));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        if (error instanceof Error) span.recordException(error);
+      }
+      span.end();
+    },
+  };
+}
+
+function errorType(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : error.name;
+}
