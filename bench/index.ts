@@ -1,13 +1,57 @@
 /**
  * Benchmarks. `pnpm bench` measures; `pnpm bench --quick` only proves they still run (CI).
  * Every figure is printed beside a comparison measured in the same run.
+ *
+ * `pnpm bench redis sql` runs only the areas whose key is named. An area needing a server that is
+ * unreachable is skipped with a line saying so, except under `CI=true`, where that fails the run.
  */
 import { engineBench } from "./engine.js";
+import { fileBench } from "./file.js";
 import { leaderboardBench } from "./leaderboards.js";
-import { report, type Row } from "./report.js";
+import { describeMachine, machine } from "./machine.js";
+import { redisBench } from "./redis.js";
+import { report, type Row, type Skipped } from "./report.js";
+import { Skip } from "./servers.js";
+import { mysqlBench, postgresBench } from "./sql.js";
 
-const quick = process.argv.includes("--quick");
+/** One benchmark area: `key` selects it on the command line. */
+interface Area {
+  readonly key: string;
+  readonly run: (quick: boolean) => Promise<Row[]>;
+}
+
+const areas: Area[] = [
+  { key: "engine", run: engineBench },
+  { key: "leaderboards", run: leaderboardBench },
+  { key: "redis", run: redisBench },
+  { key: "postgres", run: postgresBench },
+  { key: "mysql", run: mysqlBench },
+  { key: "file", run: fileBench },
+];
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const only = args.filter((a) => !a.startsWith("--"));
+const unknown = only.filter((k) => !areas.some((a) => a.key === k));
+if (unknown.length > 0) {
+  console.error(`unknown area ${unknown.join(", ")}; areas: ${areas.map((a) => a.key).join(", ")}`);
+  process.exit(2);
+}
+
+const m = machine();
+console.log(describeMachine(m));
 const rows: Row[] = [];
-rows.push(...(await engineBench(quick)));
-rows.push(...(await leaderboardBench(quick)));
-report(rows, quick);
+const skipped: Skipped[] = [];
+for (const area of areas) {
+  if (only.length > 0 && !only.includes(area.key)) continue;
+  const started = performance.now();
+  try {
+    rows.push(...(await area.run(quick)));
+    console.log(`${area.key}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } catch (error) {
+    if (!(error instanceof Skip)) throw error;
+    console.log(`${area.key}: skipped (${error.message})`);
+    skipped.push({ area: area.key, reason: error.message });
+  }
+}
+report(rows, skipped, m, quick);
