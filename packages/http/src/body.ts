@@ -1,0 +1,90 @@
+/**
+ * Reads a JSON request body: checks the media type, enforces the size limit while the stream
+ * arrives (a Content-Length header can lie or be absent), and parses strictly as UTF-8 JSON.
+ */
+import { RequestError } from "./problem.js";
+
+/** Default body limit: 1 MiB. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** True for `application/json` and `application/<anything>+json`, with no charset or `charset=utf-8`. */
+export function isJsonMediaType(contentType: string | null): boolean {
+  if (contentType === null) return false;
+  const [essence = "", ...params] = contentType.split(";").map((part) => part.trim().toLowerCase());
+  if (essence !== "application/json" && !/^application\/[\w.+-]+\+json$/.test(essence)) return false;
+  for (const param of params) {
+    const [key, value = ""] = param.split("=").map((p) => p.trim());
+    if (key === "charset" && value.replace(/"/g, "") !== "utf-8") return false;
+  }
+  return true;
+}
+
+/** True when the request carries a body (of any length, possibly zero). */
+function hasBody(request: Request): boolean {
+  if (request.body === null) return false;
+  const length = request.headers.get("content-length");
+  return !(length !== null && length.trim() === "0");
+}
+
+/**
+ * The parsed JSON body, or `undefined` when the body is optional and none was sent.
+ * @throws RequestError 415 (not JSON), 413 (over `limit` bytes), 400 (empty when required, not UTF-8, malformed JSON).
+ */
+export async function readJsonBody(request: Request, options: { limit: number; required: boolean }): Promise<unknown> {
+  const present = hasBody(request);
+  if (!present && !options.required) return undefined;
+  if (!isJsonMediaType(request.headers.get("content-type"))) {
+    throw new RequestError(415, "INVALID_ARGUMENT", "Send the body as JSON with the header Content-Type: application/json (UTF-8).");
+  }
+  const bytes = present ? await readLimited(request, options.limit) : new Uint8Array(0);
+  if (bytes.byteLength === 0) {
+    if (!options.required) return undefined;
+    throw new RequestError(400, "INVALID_ARGUMENT", "This route needs a JSON body; see /openapi.json for its schema.");
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new RequestError(400, "INVALID_ARGUMENT", "The body is not valid UTF-8; send JSON encoded as UTF-8.");
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    const reason = error instanceof SyntaxError ? `: ${error.message}` : "";
+    throw new RequestError(400, "INVALID_ARGUMENT", `The body is not valid JSON${reason}.`);
+  }
+}
+
+function tooLarge(limit: number): RequestError {
+  return new RequestError(413, "PAYLOAD_TOO_LARGE", `The body is larger than the limit of ${limit} bytes; send less (or raise the bodyLimit option).`);
+}
+
+/** Reads the whole body, failing as soon as it passes `limit` bytes (and cancelling the rest of the upload). */
+async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > limit) {
+    await request.body?.cancel().catch(() => undefined);
+    throw tooLarge(limit);
+  }
+  const reader = (request.body as ReadableStream<Uint8Array>).getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
