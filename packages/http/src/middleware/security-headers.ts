@@ -11,7 +11,7 @@ export const JSON_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'n
 export const HTML_CSP = [
   "default-src 'none'",
   "script-src 'self' https://cdn.jsdelivr.net",
-  "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com",
+  "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.scalar.com https://fonts.googleapis.com",
   "font-src 'self' data: https://cdn.jsdelivr.net https://fonts.scalar.com https://fonts.gstatic.com",
   "img-src 'self' data: https:",
   "connect-src 'self'",
