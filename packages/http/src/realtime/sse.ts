@@ -1,0 +1,202 @@
+import { GamifyError, type GamifyEvent } from "@gamifykit/core";
+import type { RealtimeFilter } from "./filter.js";
+
+const encoder = new TextEncoder();
+
+/** One event in the text/event-stream format: its id (for Last-Event-ID), its type, its JSON. */
+export function formatEvent(event: GamifyEvent): string {
+  // JSON.stringify escapes line breaks, so the data fits on one `data:` line.
+  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+/** A control message (not an engine event), e.g. `resync`; it carries no id. */
+export function formatControl(type: string, data: Record<string, unknown>): string {
+  return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+export interface SseClientOptions {
+  readonly filter: RealtimeFilter;
+  readonly maxQueuedEvents: number;
+  /** The reconnection delay hinted to the browser. */
+  readonly retryMs: number;
+  /** Heartbeat ticks a client may leave queued data unread before it is dropped. */
+  readonly maxStalledTicks: number;
+  /** Called once when the stream ends, whatever the reason. */
+  readonly onEnd: () => void;
+}
+
+/**
+ * One server-sent-events stream. Events wait in a bounded queue until the consumer pulls; a client
+ * that falls more than `maxQueuedEvents` behind, or leaves data unread for `maxStalledTicks`
+ * heartbeats, is dropped (its stream errors and the connection closes), so a slow or stuck reader
+ * costs a bounded amount of memory. EventSource then reconnects with Last-Event-ID and resumes.
+ *
+ * While a resumption replays history, live events wait aside and are sent afterwards, skipping
+ * any the replay already sent.
+ */
+export class SseClient {
+  readonly filter: RealtimeFilter;
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly #options: SseClientOptions;
+  #queue: string[] = [];
+  #queuedEvents = 0;
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #wake: (() => void) | undefined;
+  #room: (() => void) | undefined;
+  #state: "replaying" | "live" | "ended" = "live";
+  /** Live events that arrived during a replay. */
+  #pending: GamifyEvent[] = [];
+  /** Ids the replay sent, so a live copy of the same event is skipped. */
+  #replayed = new Set<string>();
+  #stalledTicks = 0;
+
+  constructor(options: SseClientOptions) {
+    this.#options = options;
+    this.filter = options.filter;
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+          // The retry hint, and a first chunk so proxies and clients see the stream open at once.
+          this.#queue.push(`retry: ${options.retryMs}\n: connected\n\n`);
+        },
+        pull: (controller) => this.#pull(controller),
+        cancel: () => this.#end(),
+      },
+      // Pull only when the consumer wants data: anything not yet read stays in our bounded queue.
+      { highWaterMark: 0 },
+    );
+  }
+
+  get ended(): boolean {
+    return this.#state === "ended";
+  }
+
+  /** Holds live events aside until {@link endReplay}. */
+  beginReplay(): void {
+    if (this.#state === "live") this.#state = "replaying";
+  }
+
+  /** Sends one event of the replay, waiting while the consumer is behind. False once the stream ended. */
+  async replay(event: GamifyEvent): Promise<boolean> {
+    while (this.#state !== "ended" && this.#queuedEvents >= Math.max(1, this.#options.maxQueuedEvents >> 1)) {
+      await new Promise<void>((resolve) => (this.#room = resolve));
+    }
+    if (this.#state === "ended") return false;
+    this.#replayed.add(event.id);
+    this.#enqueue(formatEvent(event), true);
+    return true;
+  }
+
+  /** Sends a control message (not counted as an event). */
+  control(type: string, data: Record<string, unknown>): void {
+    if (this.#state === "ended") return;
+    this.#enqueue(formatControl(type, data), false);
+  }
+
+  /** Ends the replay: sends the live events that waited, minus those the replay sent. */
+  endReplay(): void {
+    if (this.#state !== "replaying") return;
+    this.#state = "live";
+    const pending = this.#pending;
+    const replayed = this.#replayed;
+    this.#pending = [];
+    this.#replayed = new Set();
+    for (const event of pending) {
+      if (!replayed.has(event.id)) this.#enqueue(formatEvent(event), true);
+      if (this.ended) return;
+    }
+  }
+
+  /** A live event that passed the filter. */
+  push(event: GamifyEvent): void {
+    if (this.#state === "ended") return;
+    if (this.#state === "replaying") {
+      this.#pending.push(event);
+      if (this.#pending.length > this.#options.maxQueuedEvents) this.drop("fell behind during its replay");
+      return;
+    }
+    this.#enqueue(formatEvent(event), true);
+  }
+
+  /** A comment line keeps proxies from closing an idle stream; also detects a consumer that stopped reading. */
+  heartbeat(): void {
+    if (this.#state === "ended") return;
+    if (this.#queue.length > 0) {
+      if (++this.#stalledTicks >= this.#options.maxStalledTicks) this.drop("stopped reading");
+      return;
+    }
+    this.#queue.push(": ping\n\n");
+    this.#wakeUp();
+  }
+
+  /** Ends the stream normally (server shutdown), after what is already queued. */
+  close(): void {
+    if (this.#state === "ended") return;
+    const controller = this.#controller;
+    const rest = this.#queue.join("");
+    this.#end();
+    try {
+      if (rest !== "") controller?.enqueue(encoder.encode(rest));
+      controller?.close();
+    } catch {
+      // Already closed or errored by the consumer.
+    }
+  }
+
+  /** Ends the stream with an error, releasing its queue: the connection closes and the client reconnects. */
+  drop(why: string): void {
+    if (this.#state === "ended") return;
+    const controller = this.#controller;
+    this.#end();
+    try {
+      controller?.error(
+        new GamifyError("CLOSED", `Realtime client dropped: it ${why} (limit ${this.#options.maxQueuedEvents} queued events); it should reconnect with Last-Event-ID.`),
+      );
+    } catch {
+      // Already closed.
+    }
+  }
+
+  #enqueue(chunk: string, isEvent: boolean): void {
+    this.#queue.push(chunk);
+    if (isEvent && ++this.#queuedEvents > this.#options.maxQueuedEvents) {
+      this.drop("fell behind");
+      return;
+    }
+    this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    while (this.#queue.length === 0 && this.#state !== "ended") {
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    if (this.#queue.length === 0) return;
+    const text = this.#queue.join("");
+    this.#queue = [];
+    this.#queuedEvents = 0;
+    this.#stalledTicks = 0;
+    controller.enqueue(encoder.encode(text));
+    const room = this.#room;
+    this.#room = undefined;
+    room?.();
+  }
+
+  #end(): void {
+    if (this.#state === "ended") return;
+    this.#state = "ended";
+    this.#queue = [];
+    this.#pending = [];
+    this.#wakeUp();
+    const room = this.#room;
+    this.#room = undefined;
+    room?.();
+    this.#options.onEnd();
+  }
+}
