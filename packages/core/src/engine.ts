@@ -1,16 +1,20 @@
 import { Emitter, type Channel, type ListenerFor } from "./emitter.js";
 import { GamifyError, invalidArgument } from "./errors.js";
-import type { ActionEvent, BadgeAwardedEvent, BadgeRevokedEvent, GamifyEvent } from "./events.js";
+import { LEADERBOARD_USER_ID, type ActionEvent, type BadgeAwardedEvent, type BadgeRevokedEvent, type GamifyEvent, type LeaderboardFinishedEvent } from "./events.js";
 import { levelEvents } from "./award-math.js";
 import { newId } from "./ids.js";
-import { createLeaderboards, type LeaderboardQuery, type LeaderboardView } from "./leaderboard.js";
+import { checkScopes, createLeaderboards, type BoardInfo, type LeaderboardQuery, type LeaderboardView } from "./leaderboard.js";
+import { backfillLeaderboards, type LeaderboardBackfillOptions, type LeaderboardBackfillProgress } from "./leaderboard-backfill.js";
+import { createFinisher } from "./leaderboard-finish.js";
+import { createWatcher, type WatchedBoard } from "./leaderboard-watch.js";
 import { toLevelCurve, type LevelCurve } from "./levels.js";
 import { memoryAnalytics } from "./memory/analytics.js";
 import { memoryLeaderboards } from "./memory/leaderboards.js";
 import { memoryStorage } from "./memory/storage.js";
 import type { AwardOptions, BadgeOptions, BatchAward, GamifyOptions, MetricOptions } from "./options.js";
 import { checkRules, isThresholdRule, type CountRule, type Rule } from "./rules.js";
-import type { AnalyticsBucket, AnalyticsStore, AwardOutcome, AwardRequest, EventPage, Granularity, LevelPolicy, UserState } from "./types.js";
+import type { AnalyticsBucket, AnalyticsStore, AwardOutcome, AwardRequest, EventPage, Granularity, LeaderboardPeriod, LevelPolicy, UserState } from "./types.js";
+import { PERIODS } from "./types.js";
 import {
   checkAmount,
   checkBadge,
@@ -94,6 +98,18 @@ export interface Gamify {
     aggregate(options: { granularity: Granularity; from: number | Date; to: number | Date }): Promise<AnalyticsBucket[]>;
     activeUsers(options: { granularity: Granularity; at?: number | Date }): Promise<number>;
   };
+  /**
+   * Finishes every period whose end plus `finishAfter` has passed (by `now`, default the clock) and
+   * whose finish time is after `since` (default: 35 days earlier, within retention): emits one
+   * `leaderboard_finished` per board across all engines sharing the storage. For cron jobs and
+   * serverless hosts; with the default `finishLeaderboards: "lazy"`, awards and reads do it too.
+   */
+  finishLeaderboards(options?: { now?: number | Date; since?: number | Date }): Promise<LeaderboardFinishedEvent[]>;
+  /**
+   * Rebuilds boards from the event log (points events, with the scopes they recorded), setting each
+   * user's score to what the log says: idempotent, and safe to rerun after a failure.
+   */
+  backfillLeaderboards(options?: LeaderboardBackfillOptions): Promise<LeaderboardBackfillProgress>;
   /** Evaluates every rule against every existing user (after adding rules to a running system). */
   backfillRules(options?: { batchSize?: number; onProgress?: (progress: BackfillProgress) => void }): Promise<BackfillProgress>;
   /** Subscribes to an event type, `"*"` (all events) or `"error"` (listener failures); returns an unsubscribe function. */
@@ -108,6 +124,12 @@ export interface Gamify {
   close(): Promise<void>;
 }
 
+/** Timers exist in every runtime core supports, but core's type environment declares no host APIs. */
+const timers = globalThis as unknown as {
+  setInterval(callback: () => void, ms: number): unknown;
+  clearInterval(timer: unknown): void;
+};
+
 /** Rules may award points that trigger rules; this bounds the chain. */
 const MAX_RULE_DEPTH = 8;
 
@@ -118,6 +140,8 @@ interface PlannedAward {
   readonly userId: string;
   readonly metric: string;
   readonly request: AwardRequest;
+  /** The open boards the award moves. */
+  readonly targets: readonly BoardInfo[];
 }
 
 /**
@@ -159,8 +183,13 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
   const boards = createLeaderboards(boardStore, options.leaderboards ?? [], clock);
   // A storage that owns the board store updates boards inside the award itself (one round trip).
   const boardsInStorage = storage.leaderboards !== undefined && storage.leaderboards === boardStore;
+  const scopesOf = options.scopesOf;
+  if (scopesOf !== undefined && typeof scopesOf !== "function") throw invalidArgument("scopesOf must be a function (userId, metric) => scopes.", { field: "scopesOf" });
+  const finishMode = checkFinishMode(options.finishLeaderboards ?? "lazy");
 
   const emitter = new Emitter();
+  const finisher = createFinisher({ boards, store: boardStore, storage, emitter, clock });
+  const watcher = createWatcher(boardStore, emitter, clock);
   let closed = false;
   // In-flight calls, so close() can wait for them; a counter is cheaper than tracking promises.
   let pending = 0;
@@ -179,6 +208,31 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
 
   const timestamp = (at: number | Date | undefined): number => (at === undefined ? clock() : checkTimestamp(at));
 
+  /** Runs background work (a finish pass) so close() waits for it. */
+  const track = (work: () => Promise<unknown>): void => {
+    run(work).catch(() => undefined);
+  };
+  /** The lazy finish check: a comparison, unless a period has become due. */
+  const poke = (): void => {
+    if (finishMode !== "manual") finisher.poke(track);
+  };
+  const timer =
+    typeof finishMode === "object" && finisher.enabled
+      ? timers.setInterval(() => {
+          if (!closed) finisher.poke(track);
+        }, finishMode.intervalMs)
+      : undefined;
+  // Do not keep a Node process alive just for the timer (unref exists only there).
+  (timer as { unref?: () => void } | undefined)?.unref?.();
+
+  /** The award's own scopes plus those of `scopesOf`, validated and deduplicated. */
+  const resolveScopes = async (userId: string, metric: string, given: unknown): Promise<string[]> => {
+    const own = checkScopes(given);
+    if (scopesOf === undefined) return own;
+    const extra = checkScopes(await scopesOf(userId, metric));
+    return [...new Set([...own, ...extra])];
+  };
+
   /** Delivers events to listeners and analytics, then lets rules react. */
   const publish = async (events: readonly GamifyEvent[], depth: number): Promise<void> => {
     for (const event of events) emitter.emit(event);
@@ -194,7 +248,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     }
   };
 
-  const planAward = (index: number, item: BatchAward, at: number): PlannedAward => {
+  const planAward = (index: number, item: BatchAward, at: number, scopes: readonly string[]): PlannedAward => {
     const userId = checkUserId(item.userId);
     // Only an absent metric means the default; null or "" is a caller's mistake.
     const metric = item.metric === undefined ? defaultMetric : checkMetric(item.metric);
@@ -213,7 +267,9 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
       total: 0,
       ...(item.reason === undefined ? {} : { reason: item.reason }),
       ...(metadata === undefined ? {} : { metadata }),
+      ...(scopes.length === 0 ? {} : { scopes }),
     } as PointsEvent;
+    const targets = boards.boardsAt(metric, event.at, scopes, at);
     const level = policies.get(metric);
     const opts = metricOptions.get(metric);
     const request: AwardRequest = {
@@ -223,13 +279,24 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
       ...(item.idempotencyKey === undefined ? {} : { idempotencyKey: checkIdempotencyKey(item.idempotencyKey) }),
       ...(opts?.floor === undefined ? {} : { floor: opts.floor }),
       ...(level ? { level } : {}),
-      ...(boardsInStorage ? { boards: boards.updatesFor(metric, event.at) } : {}),
+      ...(boardsInStorage ? { boards: targets.map(({ board, expiresAt }) => (expiresAt === undefined ? { board } : { board, expiresAt })) } : {}),
     };
-    return { index, userId, metric, request };
+    return { index, userId, metric, request, targets };
+  };
+
+  /** Validates an item's user, metric and scopes, then plans it. */
+  const planWithScopes = async (index: number, item: BatchAward, at: number): Promise<PlannedAward> => {
+    const userId = checkUserId(item.userId);
+    const metric = item.metric === undefined ? defaultMetric : checkMetric(item.metric);
+    return planAward(index, item, at, await resolveScopes(userId, metric, item.scopes));
   };
 
   /** Applies one user's planned awards atomically, then updates boards and publishes. */
   const applyForUser = async (userId: string, planned: readonly PlannedAward[], depth: number): Promise<AwardResult[]> => {
+    const targets = new Map<string, BoardInfo>();
+    for (const p of planned) for (const t of p.targets) targets.set(t.board, t);
+    await finisher.register([...targets.values()]);
+    const watched: WatchedBoard[] = await watcher.before(userId, [...targets.values()]);
     const outcomes = await storage.applyAwards(
       userId,
       planned.map((p) => p.request),
@@ -237,17 +304,20 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     );
     const results: AwardResult[] = [];
     const fresh: GamifyEvent[] = [];
+    /** Applied change per board, for the rank watch. */
+    const moved = new Map<string, number>();
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i] as AwardOutcome;
-      const { metric } = planned[i] as PlannedAward;
+      const { metric, targets: boardsOfAward } = planned[i] as PlannedAward;
       // The storage logged these with the award; rebuilding them gives the same ids.
       const levelChanges = outcome.level === outcome.previousLevel ? [] : levelEvents(outcome.event, metric, outcome.previousLevel, outcome.level);
       const events: GamifyEvent[] = outcome.delta === 0 ? levelChanges : [outcome.event, ...levelChanges];
       if (!outcome.replayed) {
         for (const event of events) fresh.push(event);
+        for (const t of boardsOfAward) moved.set(t.board, (moved.get(t.board) ?? 0) + outcome.delta);
         if (outcome.delta !== 0 && !boardsInStorage) {
           try {
-            const updates = boards.updatesFor(metric, outcome.event.at).map((u) => ({ ...u, delta: outcome.delta }));
+            const updates = boardsOfAward.map(({ board, expiresAt }) => (expiresAt === undefined ? { board, delta: outcome.delta } : { board, delta: outcome.delta, expiresAt }));
             await boardStore.increment(updates, userId);
           } catch (error) {
             emitter.reportError(error, outcome.event);
@@ -267,13 +337,22 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
       });
     }
     if (fresh.length > 0) await publish(fresh, depth);
+    if (watched.length > 0 && moved.size > 0) {
+      const cause = fresh[0]?.id ?? generateId();
+      try {
+        for (const w of watched) await watcher.after(userId, [w], moved.get(w.target.board) ?? 0, cause);
+      } catch (error) {
+        emitter.reportError(error);
+      }
+    }
+    poke();
     return results;
   };
 
 
   const award = (userId: string, amount: number, options: AwardOptions, type: "add" | "remove", depth = 0) =>
     run(async () => {
-      const planned = planAward(0, { ...options, userId, amount, type }, clock());
+      const planned = await planWithScopes(0, { ...options, userId, amount, type }, clock());
       const [result] = await applyForUser(planned.userId, [planned], depth);
       return result as AwardResult;
     });
@@ -302,7 +381,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
   const evaluateRules = async (event: GamifyEvent, depth: number): Promise<void> => {
     for (const rule of ruleList) {
       try {
-        if (await ruleMatches(rule, event)) await fire(rule, event.userId, event.at, depth + 1);
+        if (await ruleMatches(rule, event)) await fire(rule, event.userId, event.at, depth + 1, scopesOfEvent(event));
       } catch (error) {
         emitter.reportError(error, event);
       }
@@ -327,17 +406,18 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     })) >= when.times;
 
   /** Claims the rule for the user, then rewards; false when it had fired before. At most once per user, also under concurrency. */
-  const fire = async (rule: Rule, userId: string, at: number, depth: number): Promise<boolean> => {
+  const fire = async (rule: Rule, userId: string, at: number, depth: number, scopes: readonly string[] = []): Promise<boolean> => {
     if (!(await storage.claimOnce(userId, `rule:${rule.id}`, at))) return false;
-    await giveReward(rule, userId, at, depth);
+    await giveReward(rule, userId, at, depth, scopes);
     return true;
   };
 
-  const giveReward = async (rule: Rule, userId: string, at: number, depth: number): Promise<void> => {
+  /** A rule's points count toward the scopes of the award that triggered it (and `scopesOf`'s). */
+  const giveReward = async (rule: Rule, userId: string, at: number, depth: number, scopes: readonly string[]): Promise<void> => {
     const reason = `rule:${rule.id}`;
     if (rule.award.badge !== undefined) await grantBadge(userId, rule.award.badge, { reason, ruleId: rule.id, at }, depth);
     if (rule.award.points !== undefined) {
-      const planned = planAward(0, { userId, amount: rule.award.points.amount, metric: rule.award.points.metric ?? defaultMetric, reason, idempotencyKey: reason, at }, at);
+      const planned = await planWithScopes(0, { userId, amount: rule.award.points.amount, metric: rule.award.points.metric ?? defaultMetric, reason, idempotencyKey: reason, at, scopes }, at);
       await applyForUser(userId, [{ ...planned, request: { ...planned.request, event: { ...planned.request.event, ruleId: rule.id } as PointsEvent } }], depth);
     }
   };
@@ -353,7 +433,8 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
         }
         const now = clock();
         // Validate everything before touching storage, so bad input changes nothing.
-        const planned = awards.map((item, index) => planAward(index, item, now));
+        const planned: PlannedAward[] = [];
+        for (const [index, item] of awards.entries()) planned.push(await planWithScopes(index, item, now));
         const byUser = new Map<string, PlannedAward[]>();
         for (const p of planned) {
           const list = byUser.get(p.userId);
@@ -429,7 +510,29 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
         return storage.readEvents(userId, { cursor: options.cursor, limit });
       }),
 
-    leaderboard: (metric, query = {}) => boards.view(checkMetric(metric), query, run),
+    leaderboard: (metric, query = {}) => boards.view(checkMetric(metric), query, run, poke),
+
+    finishLeaderboards: ({ now, since } = {}) =>
+      run(() => {
+        const at = timestamp(now);
+        return finisher.finish(at, since === undefined ? undefined : checkTimestamp(since, "since"));
+      }),
+
+    backfillLeaderboards: (opts = {}) =>
+      run(() => {
+        const periods = opts.periods === undefined ? undefined : checkPeriods(opts.periods);
+        return backfillLeaderboards(
+          { boards, store: boardStore, storage, finisher, clock },
+          {
+            metric: opts.metric === undefined ? undefined : checkMetric(opts.metric),
+            from: opts.from === undefined ? undefined : checkTimestamp(opts.from, "from"),
+            to: opts.to === undefined ? undefined : checkTimestamp(opts.to, "to"),
+            periods,
+            batchSize: checkCount(opts.batchSize ?? 100, "batchSize", { min: 1, max: 10_000 }),
+            onProgress: opts.onProgress,
+          },
+        );
+      }),
 
     analytics: {
       aggregate: ({ granularity, from, to }) =>
@@ -447,6 +550,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
         do {
           const page = await storage.listUsers({ cursor, limit: batchSize });
           for (const userId of page.userIds) {
+            if (userId === LEADERBOARD_USER_ID) continue;
             fired += await backfillUser(userId);
             users++;
           }
@@ -468,6 +572,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     async close() {
       if (closed) return;
       closed = true;
+      if (timer !== undefined) timers.clearInterval(timer);
       if (pending > 0) await new Promise<void>((resolve) => (drained = resolve));
       await Promise.all([storage.close(), boardStore.close(), analytics?.close()]);
       emitter.clear();
@@ -493,6 +598,27 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
   }
 
   return gk;
+}
+
+function checkFinishMode(value: unknown): "lazy" | "manual" | { intervalMs: number } {
+  if (value === "lazy" || value === "manual") return value;
+  if (value !== null && typeof value === "object" && "intervalMs" in value) {
+    return { intervalMs: checkCount((value as { intervalMs: unknown }).intervalMs, "finishLeaderboards.intervalMs", { min: 1000, max: 86_400_000 }) };
+  }
+  throw invalidArgument(`finishLeaderboards must be "lazy", "manual" or { intervalMs }; got ${describe(value)}.`, { field: "finishLeaderboards" });
+}
+
+function checkPeriods(value: unknown): Set<LeaderboardPeriod> {
+  const all: readonly LeaderboardPeriod[] = [...PERIODS, "season"];
+  if (!Array.isArray(value) || value.some((p) => !all.includes(p as LeaderboardPeriod))) {
+    throw invalidArgument(`periods must be an array of ${all.join(", ")}; got ${describe(value)}.`, { field: "periods" });
+  }
+  return new Set(value as LeaderboardPeriod[]);
+}
+
+/** The scopes a points event recorded (rule awards it triggers count toward them too). */
+function scopesOfEvent(event: GamifyEvent): readonly string[] {
+  return (event.type === "points_added" || event.type === "points_removed") && event.scopes !== undefined ? event.scopes : [];
 }
 
 function checkGranularity(value: unknown): Granularity {

@@ -3,6 +3,9 @@ import type { GamifyEvent } from "./events.js";
 /** A leaderboard period. `all` is all-time. */
 export type Period = "all" | "day" | "week" | "month";
 
+/** A leaderboard's period: a calendar period, or `season` (the configured custom periods). */
+export type LeaderboardPeriod = Period | "season";
+
 /** The periods, in a stable order. */
 export const PERIODS: readonly Period[] = ["all", "day", "week", "month"];
 
