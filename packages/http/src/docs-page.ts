@@ -6,17 +6,6 @@
 /** Scalar's major version, pinned so a breaking release cannot change the page. */
 const SCALAR = "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1";
 
-/** A content security policy that lets only Scalar's script, styles and fonts in. */
-export const DOCS_CSP = [
-  "default-src 'self'",
-  "script-src https://cdn.jsdelivr.net",
-  "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.scalar.com",
-  "font-src 'self' data: https://cdn.jsdelivr.net https://fonts.scalar.com",
-  "img-src 'self' data: https:",
-  "connect-src 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
-
 const escapeAttribute = (value: string) => value.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
 
 /** The HTML of the docs page; `specUrl` is resolved against the page's own URL. */

@@ -72,14 +72,8 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
   const realtime = options.realtime || undefined;
   const authOn = Boolean(options.auth && (options.auth.apiKeys?.length || options.auth.jwt));
   const metricsOpen = options.metricsAuth === false;
-  const platform: Platform = createPlatform({
-    ...(options.auth === undefined ? {} : { auth: options.auth }),
-    ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
-    ...(options.cors === undefined ? {} : { cors: options.cors }),
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-    ...(options.compression === undefined ? {} : { compression: options.compression }),
-  });
+  // Only the platform fields matter to createPlatform; the router's own fields are ignored there.
+  const platform: Platform = createPlatform(options);
   const clientIp = options.clientIp ?? getClientIp;
   const router = createRouter(allRoutes({ metricsOpen }));
 

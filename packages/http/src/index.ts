@@ -7,8 +7,9 @@ export { problemType, STATUS_BY_CODE } from "./problem.js";
 export type { FieldError } from "./problem.js";
 export type { ProblemBody } from "./schemas.js";
 export * as schemas from "./schemas.js";
-export type { RealtimeFilter, RealtimeHub } from "./realtime-types.js";
-export { createPlatform, hashApiKey } from "./middleware/index.js";
+export { createRealtime } from "./realtime/index.js";
+export type { RealtimeConnections, RealtimeFilter, RealtimeHub, RealtimeOptions } from "./realtime/index.js";
+export { createPlatform, hashApiKey, hashApiKeyAsync } from "./middleware/index.js";
 export type {
   Access,
   ApiKeyConfig,
@@ -25,3 +26,5 @@ export type {
   RequestScope,
   Role,
 } from "./middleware/index.js";
+export { attachWebSocket, toNodeHandler } from "./node.js";
+export type { NodeHandlerOptions, NodeListener, UpgradeEmitter } from "./node.js";

@@ -5,6 +5,7 @@
  */
 import { isGamifyError, type GamifyErrorCode } from "@gamifykit/core";
 import type { Logger } from "pino";
+import { rateLimitedHeaders, WWW_AUTHENTICATE } from "./middleware/index.js";
 import type { ProblemBody } from "./schemas.js";
 
 /** HTTP status for each engine error code. OUT_OF_RANGE is 422: the request is well-formed, but applying it would leave the safe-integer range. */
@@ -118,23 +119,8 @@ export function errorToResponse(error: unknown, context: { requestId?: string; l
 /** Extra headers some codes carry: WWW-Authenticate for 401, Retry-After and RateLimit-* for 429. */
 function headersFor(code: GamifyErrorCode, details: Readonly<Record<string, unknown>>): Record<string, string> | undefined {
   if (code === "UNAUTHENTICATED") {
-    const challenge = typeof details["wwwAuthenticate"] === "string" ? details["wwwAuthenticate"] : 'Bearer realm="gamifykit"';
-    return { "www-authenticate": challenge };
+    return { "www-authenticate": typeof details["wwwAuthenticate"] === "string" ? details["wwwAuthenticate"] : WWW_AUTHENTICATE };
   }
-  if (code === "RATE_LIMITED") {
-    const headers: Record<string, string> = {};
-    const number = (key: string): string | undefined => {
-      const value = details[key];
-      return typeof value === "number" && Number.isFinite(value) ? String(Math.max(0, Math.ceil(value))) : undefined;
-    };
-    const retryAfter = number("retryAfterSeconds");
-    const limit = number("limit");
-    const reset = number("resetSeconds");
-    if (retryAfter !== undefined) headers["retry-after"] = retryAfter;
-    if (limit !== undefined) headers["ratelimit-limit"] = limit;
-    headers["ratelimit-remaining"] = "0";
-    if (reset !== undefined) headers["ratelimit-reset"] = reset;
-    return headers;
-  }
+  if (code === "RATE_LIMITED") return Object.fromEntries(rateLimitedHeaders(details));
   return undefined;
 }

@@ -1,7 +1,7 @@
 /** Probes, metrics and the API's own description. */
 import { GamifyError } from "@gamifykit/core";
 import { z } from "zod";
-import { docsPage, DOCS_CSP } from "../docs-page.js";
+import { docsPage } from "../docs-page.js";
 import { defineRoute, json } from "../route.js";
 import { HealthStatus, ReadyStatus } from "../schemas.js";
 
@@ -74,6 +74,7 @@ export const docs = defineRoute({
   responses: { 200: { description: "An HTML page.", contentType: "text/html", schema: z.string() } },
   serve: () =>
     new Response(docsPage("./openapi.json"), {
-      headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": DOCS_CSP, "cache-control": "no-cache" },
+      // The platform's securityHeaders adds the docs page's CSP (HTML_CSP, configurable there).
+      headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" },
     }),
 });

@@ -1,0 +1,283 @@
+/**
+ * The Node adapter: turns node:http's IncomingMessage/ServerResponse into a web Request, runs the
+ * fetch handler, and streams the Response back (with backpressure, and cancelling the body when
+ * the client goes away so server-sent event streams end). Works as a node:http request
+ * listener, as express middleware, and inside fastify (see the README).
+ */
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { setClientIp } from "./client-ip.js";
+import type { GamifyHandler } from "./handler.js";
+import { problem } from "./problem.js";
+
+/** Options of {@link toNodeHandler} and {@link attachWebSocket}. */
+export interface NodeHandlerOptions {
+  /**
+   * Whether to believe X-Forwarded-For / X-Forwarded-Proto from a reverse proxy. `false` (default):
+   * the client IP is the socket's address. `true`: the first (leftmost) X-Forwarded-For address.
+   * A number n: n proxies you run sit in front, so the client is the n-th address from the right
+   * (addresses a client put further left are ignored, so it cannot spoof its IP).
+   */
+  readonly trustProxy?: boolean | number;
+}
+
+/** A node:http request listener that is also express middleware (it calls `next()` for paths it does not serve). */
+export type NodeListener = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+
+type FetchHandler = ((request: Request) => Promise<Response>) & Partial<Pick<GamifyHandler, "handles">>;
+
+/**
+ * Adapts a fetch handler to Node.
+ *
+ * @example
+ * http.createServer(toNodeHandler(handler)).listen(3000);       // node:http
+ * app.use(toNodeHandler(handler));                              // express: next() outside the prefix
+ */
+export function toNodeHandler(handler: FetchHandler, options: NodeHandlerOptions = {}): NodeListener {
+  return (req, res, next) => {
+    const rawUrl = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "/";
+    if (next && handler.handles && !handler.handles(pathnameOf(rawUrl))) {
+      next();
+      return;
+    }
+    serve(handler, req, res, rawUrl, options).catch((error: unknown) => {
+      // The handler answers its own errors; this is the adapter failing (e.g. an unusable method).
+      if (res.headersSent) {
+        res.destroy(error instanceof Error ? error : undefined);
+        return;
+      }
+      const status = error instanceof RequestBuildError ? 400 : 500;
+      const body = problem(status, status === 400 ? "INVALID_ARGUMENT" : "INTERNAL", status === 400 ? (error as Error).message : "An unexpected error occurred.");
+      res.writeHead(status, { "content-type": "application/problem+json", connection: "close" }).end(JSON.stringify(body));
+    });
+  };
+}
+
+class RequestBuildError extends Error {}
+
+async function serve(handler: FetchHandler, req: IncomingMessage, res: ServerResponse, rawUrl: string, options: NodeHandlerOptions): Promise<void> {
+  const abort = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  const body = requestBody(req);
+  let request: Request;
+  try {
+    request = new Request(requestUrl(req, rawUrl, options), {
+      method: req.method ?? "GET",
+      headers: requestHeaders(req),
+      signal: abort.signal,
+      ...(body.stream ? { body: body.stream, duplex: "half" } : {}),
+    } as RequestInit);
+  } catch (error) {
+    throw new RequestBuildError(`The request cannot be served: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const ip = clientAddress(req, options.trustProxy ?? false);
+  if (ip !== undefined) setClientIp(request, ip);
+  const response = await handler(request);
+  await sendResponse(response, req, res, body.cancelled());
+}
+
+/** The request body as a web stream that pauses the socket when the reader falls behind. */
+function requestBody(req: IncomingMessage): { stream: ReadableStream<Uint8Array> | undefined; cancelled(): boolean } {
+  let cancelled = false;
+  const method = req.method ?? "GET";
+  if (method === "GET" || method === "HEAD") return { stream: undefined, cancelled: () => false };
+  // A body parser (express.json(), express.raw()) that ran first has consumed the stream; use its result.
+  const parsed = (req as IncomingMessage & { body?: unknown }).body;
+  if (req.readableEnded || (parsed !== undefined && !req.readable)) {
+    if (parsed === undefined) return { stream: undefined, cancelled: () => false };
+    const bytes = parsed instanceof Uint8Array ? parsed : new TextEncoder().encode(typeof parsed === "string" ? parsed : JSON.stringify(parsed));
+    return { stream: new Blob([bytes]).stream(), cancelled: () => false };
+  }
+  const hasBody = req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0");
+  if (!hasBody) return { stream: undefined, cancelled: () => false };
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.on("data", (chunk: Buffer) => {
+        if (cancelled) return;
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 0) <= 0) req.pause();
+      });
+      req.once("end", () => {
+        if (!cancelled) controller.close();
+      });
+      req.once("error", (error) => {
+        if (!cancelled) controller.error(error);
+      });
+      req.pause();
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      // Stop reading but keep the socket: the response (e.g. 413) still has to go out on it.
+      cancelled = true;
+      req.pause();
+    },
+  });
+  return { stream, cancelled: () => cancelled };
+}
+
+function requestHeaders(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(":")) continue;
+    try {
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+      else headers.append(name, value);
+    } catch {
+      // A header value the fetch API refuses; the handler never needs it.
+    }
+  }
+  return headers;
+}
+
+function requestUrl(req: IncomingMessage, rawUrl: string, options: NodeHandlerOptions): string {
+  const forwardedProto = options.trustProxy ? firstHeader(req.headers["x-forwarded-proto"])?.split(",")[0]?.trim() : undefined;
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  const protocol = forwardedProto === "https" || forwardedProto === "http" ? forwardedProto : encrypted ? "https" : "http";
+  const host = req.headers.host && /^[\w.:[\]-]+$/.test(req.headers.host) ? req.headers.host : "localhost";
+  const path = rawUrl.startsWith("/") ? rawUrl : `/${rawUrl}`;
+  try {
+    return new URL(`${protocol}://${host}${path}`).href;
+  } catch {
+    return new URL(path, `${protocol}://localhost`).href;
+  }
+}
+
+/** The client IP per `trustProxy` (see {@link NodeHandlerOptions}). */
+export function clientAddress(req: IncomingMessage, trustProxy: boolean | number): string | undefined {
+  const socketIp = normalizeIp(req.socket.remoteAddress);
+  if (trustProxy === false || trustProxy === 0) return socketIp;
+  const header = req.headers["x-forwarded-for"];
+  const list = (Array.isArray(header) ? header.join(",") : (header ?? ""))
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
+  if (list.length === 0) return socketIp;
+  const picked = trustProxy === true ? list[0] : list[Math.max(0, list.length - trustProxy)];
+  return normalizeIp(picked) ?? socketIp;
+}
+
+function normalizeIp(ip: string | undefined): string | undefined {
+  if (ip === undefined || ip === "") return undefined;
+  return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function pathnameOf(rawUrl: string): string {
+  const end = rawUrl.search(/[?#]/);
+  return end === -1 ? rawUrl : rawUrl.slice(0, end);
+}
+
+/** Writes a web Response to a ServerResponse, honouring backpressure and stopping when the client leaves. */
+async function sendResponse(response: Response, req: IncomingMessage, res: ServerResponse, bodyCancelled: boolean): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie") headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers["set-cookie"] = cookies;
+  // An upload we stopped reading (e.g. 413) leaves bytes on the connection: close it after answering.
+  if (bodyCancelled && !req.complete) headers["connection"] = "close";
+  res.writeHead(response.status, response.statusText || undefined, headers);
+  if (response.body === null || req.method === "HEAD") {
+    res.end();
+    return;
+  }
+  if (response.headers.get("content-type")?.startsWith("text/event-stream")) res.flushHeaders();
+  const reader = response.body.getReader();
+  const stop = () => void reader.cancel().catch(() => undefined);
+  res.once("close", stop);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || res.destroyed) break;
+      if (!res.write(value)) await drainOrClose(res);
+    }
+    if (!res.destroyed) res.end();
+  } catch (error) {
+    res.destroy(error instanceof Error ? error : undefined);
+  } finally {
+    res.off("close", stop);
+  }
+}
+
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
+}
+
+/** The subset of a node:http (or https) server the upgrade hook needs. */
+export interface UpgradeEmitter {
+  on(event: "upgrade", listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown;
+  off(event: "upgrade", listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown;
+  listenerCount(event: "upgrade"): number;
+}
+
+/**
+ * Serves WebSocket upgrades for `<prefix>/v1/ws` on a Node server: authenticates, authorises,
+ * rate-limits and validates the request like any route (credentials in the Authorization header
+ * or `?access_token=`), then hands the socket to the handler's realtime hub. Other upgrade
+ * paths are left to other listeners (or refused with 404 when this is the only one).
+ * Returns a function that removes the hook.
+ *
+ * @example
+ * const server = http.createServer(toNodeHandler(handler));
+ * attachWebSocket(server, handler);
+ */
+export function attachWebSocket(server: UpgradeEmitter, handler: GamifyHandler, options: NodeHandlerOptions = {}): () => void {
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const rawUrl = req.url ?? "/";
+    if (pathnameOf(rawUrl) !== handler.webSocketPath) {
+      if (server.listenerCount("upgrade") === 1) writeRaw(socket, 404, { "content-type": "text/plain" }, Buffer.from("Not Found"));
+      return;
+    }
+    socket.on("error", () => socket.destroy());
+    let request: Request;
+    try {
+      request = new Request(requestUrl(req, rawUrl, options), { method: "GET", headers: requestHeaders(req) });
+    } catch {
+      writeRaw(socket, 400, { "content-type": "text/plain" }, Buffer.from("Bad Request"));
+      return;
+    }
+    const ip = clientAddress(req, options.trustProxy ?? false);
+    if (ip !== undefined) setClientIp(request, ip);
+    handler
+      .authorizeUpgrade(request)
+      .then(async (decision) => {
+        if (decision.accepted) {
+          decision.realtime.handleUpgrade(req, socket, head, decision.filter, decision.principal);
+          return;
+        }
+        const headers: Record<string, string> = {};
+        decision.response.headers.forEach((value, name) => (headers[name] = value));
+        writeRaw(socket, decision.response.status, headers, Buffer.from(await decision.response.arrayBuffer()));
+      })
+      .catch(() => socket.destroy());
+  };
+  server.on("upgrade", onUpgrade);
+  return () => server.off("upgrade", onUpgrade);
+}
+
+/** Answers on a raw socket (an upgrade that is refused) and closes it. */
+function writeRaw(socket: Duplex, status: number, headers: Record<string, string>, body: Buffer): void {
+  if (socket.destroyed) return;
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`];
+  for (const [name, value] of Object.entries(headers)) {
+    if (name !== "content-length" && name !== "connection" && name !== "transfer-encoding") lines.push(`${name}: ${value}`);
+  }
+  lines.push(`content-length: ${body.byteLength}`, "connection: close", "", "");
+  socket.end(Buffer.concat([Buffer.from(lines.join("\r\n"), "latin1"), body]));
+}
