@@ -1,6 +1,5 @@
 import { GamifyError } from "@gamifykit/core";
-import type { TraceFlags} from "@opentelemetry/api";
-import { propagation, SpanKind, SpanStatusCode, trace, type TextMapPropagator } from "@opentelemetry/api";
+import { propagation, SpanKind, SpanStatusCode, trace, type TextMapPropagator, type TraceFlags } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { pino } from "pino";
 import { Counter, Registry } from "prom-client";
