@@ -1,5 +1,5 @@
 /** Probes, metrics and the API's own description. */
-import { GamifyError } from "@gamifykit/core";
+import { GamifyError, isGamifyError } from "@gamifykit/core";
 import { z } from "zod";
 import { docsPage } from "../docs-page.js";
 import { defineRoute, json } from "../route.js";
@@ -31,7 +31,9 @@ export const readyz = defineRoute({
       await gk.health();
     } catch (error) {
       scope.log.warn({ err: error }, "readiness check failed");
-      throw new GamifyError("STORAGE_UNAVAILABLE", "not ready", { cause: error });
+      if (isGamifyError(error, "CLOSED") || isGamifyError(error, "STORAGE_UNAVAILABLE")) throw error;
+      // Whatever else a health check throws still means "not ready": 503, not 500.
+      throw new GamifyError("STORAGE_UNAVAILABLE", "The readiness check failed; see the server log.", { cause: error });
     }
     return json({ status: "ready" });
   },
