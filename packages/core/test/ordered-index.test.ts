@@ -204,6 +204,80 @@ describe("OrderedIndex", () => {
     checkIndex(index, [{ userId: "again", score: 7, seq: 1 }], 8);
   });
 
+  test("handles: moves, removals and ranks by handle match a sorted array", () => {
+    type HandleOp =
+      | { kind: "insert"; score: number }
+      | { kind: "move"; pick: number; delta: number }
+      | { kind: "jump"; pick: number; score: number; early: boolean }
+      | { kind: "remove"; pick: number };
+    const op: fc.Arbitrary<HandleOp> = fc.oneof(
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant("insert" as const), score: fc.integer({ min: -20, max: 20 }) }) },
+      // Small changes mostly stay in their block; jumps cross blocks; an early stamp moves an entry ahead of its ties.
+      { weight: 6, arbitrary: fc.record({ kind: fc.constant("move" as const), pick: fc.nat(), delta: fc.integer({ min: -3, max: 3 }) }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({ kind: fc.constant("jump" as const), pick: fc.nat(), score: fc.integer({ min: -20, max: 20 }), early: fc.boolean() }),
+      },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }) },
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(4, 6, 16), fc.array(op, { maxLength: 200 }), (blockSize, ops) => {
+        const index = new OrderedIndex({ blockSize });
+        const live: (ModelEntry & { h: number })[] = [];
+        let seq = 1000;
+        let early = 0;
+        const check = () => {
+          const order = sorted(live);
+          checkIndex(
+            index,
+            order.map(({ userId, score, seq }) => ({ userId, score, seq })),
+            24,
+          );
+          for (const e of live) {
+            const pos = order.indexOf(e);
+            expect(index.positionOfHandle(e.h)).toBe(pos);
+            expect(index.scoreOf(e.h)).toBe(e.score);
+            for (const mode of MODES) expect(index.rankOf(e.h, mode)).toBe(modelRank(order, pos, mode));
+          }
+        };
+        ops.forEach((o, step) => {
+          if (o.kind === "insert") {
+            const e = { userId: `u${seq}`, score: o.score, seq: ++seq, h: -1 };
+            e.h = index.insert(e.score, e.seq, e.userId);
+            live.push(e);
+          } else if (live.length > 0) {
+            const at = o.pick % live.length;
+            const e = live[at]!;
+            if (o.kind === "remove") {
+              index.remove(e.h);
+              live.splice(at, 1);
+            } else {
+              e.score = o.kind === "move" ? e.score + o.delta : o.score;
+              e.seq = o.kind === "jump" && o.early ? --early : ++seq;
+              index.move(e.h, e.score, e.seq);
+            }
+          }
+          if (step % 10 === 0) check();
+        });
+        check();
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  test("moving a block's last entry updates the next block's first score start", () => {
+    // Block size 4: four inserts split into [9, 5a] and [5b, 5c]; 5a and 5b are one run across blocks.
+    const index = new OrderedIndex({ blockSize: 4 });
+    const handles = [9, 5, 5, 5].map((score, i) => index.insert(score, i + 1, `u${i}`));
+    index.move(handles[1]!, 6, 5);
+    index.checkInvariants();
+    expect([1, 2, 3].map((i) => index.rankOf(handles[i]!, "dense"))).toEqual([2, 3, 3]);
+    index.move(handles[1]!, 5, 0);
+    index.checkInvariants();
+    expect(index.rankOf(handles[2]!, "dense")).toBe(2);
+    expect(index.rankOf(handles[2]!, "standard")).toBe(2);
+  });
+
   test("a nearly empty block merges only into a neighbour with room to spare", () => {
     // Block size 8: eight descending inserts split into [80..50] and [40..10].
     const index = new OrderedIndex({ blockSize: 8 });

@@ -3,24 +3,30 @@ import type { LeaderboardStore, RankMode, RankedEntry } from "../types.js";
 import { checkCount, checkRankMode as checkMode, checkScore } from "../validate.js";
 import { OrderedIndex } from "./ordered-index.js";
 
-/** A user's place on one board; mutated in place so score changes allocate nothing. */
-interface Entry {
-  score: number;
-  seq: number;
-}
-
 interface Board {
   readonly name: string;
   readonly index: OrderedIndex;
-  readonly byUser: Map<string, Entry>;
+  /** The user's handle in `index`: a small integer, so the map holds no per-user objects. */
+  readonly byUser: Map<string, number>;
   expiresAt: number | undefined;
 }
+
+/** The boards a user is on: one board (the common case) without allocating a set. */
+type UserBoards = Board | Set<Board>;
 
 /** Expired boards are swept on writes at most this often; reads drop them lazily anyway. */
 const SWEEP_INTERVAL_MS = 60_000;
 
 /** Above this many updates in one call, repeated boards are found with a map instead of a scan. */
 const LINEAR_SCAN_MAX = 8;
+
+function checkExpiry(expiresAt: unknown): void {
+  if (expiresAt !== undefined && (typeof expiresAt !== "number" || Number.isNaN(expiresAt))) {
+    throw new GamifyError("INVALID_ARGUMENT", `expiresAt must be epoch milliseconds; got ${String(expiresAt)}.`, {
+      details: { field: "expiresAt" },
+    });
+  }
+}
 
 function closedError(): GamifyError {
   return new GamifyError("CLOSED", "The memory leaderboard store is closed.");
@@ -41,7 +47,7 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   private readonly clock: () => number;
   private boards = new Map<string, Board>();
   /** Boards each user is on, so removeUser costs O(that user's boards). */
-  private userBoards = new Map<string, Set<Board>>();
+  private userBoards = new Map<string, UserBoards>();
   /** Boards with an expiry, so a sweep skips the rest. */
   private expiring = new Set<Board>();
   /** Tie-break stamp: the store-wide order in which scores last changed. */
@@ -59,20 +65,17 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   ): Promise<number[]> {
     this.assertOpen();
     const n = updates.length;
+    if (n === 1) return [this.incrementOne(updates[0]!, userId)];
     const totals = new Array<number>(n);
-    // Entries found while validating, so applying does not look the user up twice (a cold Map
+    // Handles found while validating, so applying does not look the user up twice (a cold Map
     // lookup is the largest cost of an update on a big board).
-    const found = new Array<Entry | undefined>(n);
+    const found = new Array<number | undefined>(n);
     // Validate everything before touching anything, so a failed call changes nothing.
     const pending = n > LINEAR_SCAN_MAX ? new Map<string, number>() : undefined;
     for (let u = 0; u < n; u++) {
       const update = updates[u]!;
       const delta = checkScore(update.delta, "delta");
-      if (update.expiresAt !== undefined && (typeof update.expiresAt !== "number" || Number.isNaN(update.expiresAt))) {
-        throw new GamifyError("INVALID_ARGUMENT", `expiresAt must be epoch milliseconds; got ${String(update.expiresAt)}.`, {
-          details: { field: "expiresAt" },
-        });
-      }
+      checkExpiry(update.expiresAt);
       // A board repeated within the call accumulates from its earlier total.
       let base: number | undefined;
       if (pending === undefined) {
@@ -86,9 +89,10 @@ class MemoryLeaderboardStore implements LeaderboardStore {
         base = pending.get(update.board);
       }
       if (base === undefined) {
-        const entry = this.live(update.board)?.byUser.get(userId);
-        found[u] = entry;
-        base = entry?.score ?? 0;
+        const b = this.live(update.board);
+        const h = b?.byUser.get(userId);
+        found[u] = h;
+        base = h === undefined ? 0 : b!.index.scoreOf(h);
       }
       const total = base + delta;
       checkScore(total, `score on board ${update.board}`);
@@ -110,6 +114,24 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     return totals;
   }
 
+  /** `increment` with one update: the hot path of an award, without the bookkeeping arrays. */
+  private incrementOne(update: { readonly board: string; readonly delta: number; readonly expiresAt?: number | undefined }, userId: string): number {
+    const delta = checkScore(update.delta, "delta");
+    checkExpiry(update.expiresAt);
+    const board = this.live(update.board);
+    const h = board?.byUser.get(userId);
+    const total = (h === undefined ? 0 : board!.index.scoreOf(h)) + delta;
+    checkScore(total, `score on board ${update.board}`);
+    const b = board ?? this.create(update.board);
+    if (update.expiresAt !== undefined) {
+      b.expiresAt = update.expiresAt;
+      this.expiring.add(b);
+    }
+    this.write(b, userId, total, h);
+    this.maybeSweep();
+    return total;
+  }
+
   async set(board: string, userId: string, score: number): Promise<void> {
     this.assertOpen();
     const value = checkScore(score, "score");
@@ -121,15 +143,11 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   async remove(board: string, userId: string): Promise<boolean> {
     this.assertOpen();
     const b = this.live(board);
-    const entry = b?.byUser.get(userId);
-    if (b === undefined || entry === undefined) return false;
-    b.index.delete(entry.score, entry.seq);
+    const h = b?.byUser.get(userId);
+    if (b === undefined || h === undefined) return false;
+    b.index.remove(h);
     b.byUser.delete(userId);
-    const mine = this.userBoards.get(userId);
-    if (mine !== undefined) {
-      mine.delete(b);
-      if (mine.size === 0) this.userBoards.delete(userId);
-    }
+    this.unlink(userId, b);
     if (b.byUser.size === 0) this.drop(b);
     return true;
   }
@@ -140,10 +158,10 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     if (mine === undefined) return;
     // Forget the set first so dropping an emptied board does not edit it mid-iteration.
     this.userBoards.delete(userId);
-    for (const b of mine) {
-      const entry = b.byUser.get(userId);
-      if (entry === undefined) continue;
-      b.index.delete(entry.score, entry.seq);
+    for (const b of mine instanceof Set ? mine : [mine]) {
+      const h = b.byUser.get(userId);
+      if (h === undefined) continue;
+      b.index.remove(h);
       b.byUser.delete(userId);
       if (b.byUser.size === 0) this.drop(b);
     }
@@ -163,16 +181,9 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     this.assertOpen();
     checkMode(mode);
     const b = this.live(board);
-    const entry = b?.byUser.get(userId);
-    if (b === undefined || entry === undefined) return null;
-    const index = b.index;
-    const rank =
-      mode === "ordinal"
-        ? index.positionOf(entry.score, entry.seq)
-        : mode === "standard"
-          ? index.countAbove(entry.score)
-          : index.distinctAbove(entry.score);
-    return { userId, score: entry.score, rank: rank + 1 };
+    const h = b?.byUser.get(userId);
+    if (b === undefined || h === undefined) return null;
+    return { userId, score: b.index.scoreOf(h), rank: b.index.rankOf(h, mode) };
   }
 
   async around(board: string, userId: string, options: { radius: number; mode: RankMode }): Promise<RankedEntry[]> {
@@ -180,10 +191,10 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     const radius = checkCount(options.radius, "radius", { max: Number.MAX_SAFE_INTEGER });
     const mode = checkMode(options.mode);
     const b = this.live(board);
-    const entry = b?.byUser.get(userId);
-    if (b === undefined || entry === undefined) return [];
+    const h = b?.byUser.get(userId);
+    if (b === undefined || h === undefined) return [];
     const index = b.index;
-    const pos = index.positionOf(entry.score, entry.seq);
+    const pos = index.positionOfHandle(h);
     const width = 2 * radius + 1;
     // Shift the window off the edges so it stays full when the board is big enough.
     const start = Math.max(0, Math.min(pos - radius, index.size - width));
@@ -239,23 +250,25 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   }
 
   /** Sets a score; re-stamps the tie-break only when the score actually changes. */
-  private write(b: Board, userId: string, score: number, entry: Entry | undefined): void {
-    if (entry === undefined) {
-      const seq = ++this.seq;
-      b.byUser.set(userId, { score, seq });
-      b.index.insert(score, seq, userId);
-      let mine = this.userBoards.get(userId);
-      if (mine === undefined) {
-        mine = new Set();
-        this.userBoards.set(userId, mine);
-      }
-      mine.add(b);
-    } else if (entry.score !== score) {
-      b.index.delete(entry.score, entry.seq);
-      const seq = ++this.seq;
-      b.index.insert(score, seq, userId);
-      entry.score = score;
-      entry.seq = seq;
+  private write(b: Board, userId: string, score: number, h: number | undefined): void {
+    if (h === undefined) {
+      b.byUser.set(userId, b.index.insert(score, ++this.seq, userId));
+      const mine = this.userBoards.get(userId);
+      if (mine === undefined) this.userBoards.set(userId, b);
+      else if (mine instanceof Set) mine.add(b);
+      else if (mine !== b) this.userBoards.set(userId, new Set([mine, b]));
+    } else if (b.index.scoreOf(h) !== score) {
+      b.index.move(h, score, ++this.seq);
+    }
+  }
+
+  /** Forgets that the user is on board `b`. */
+  private unlink(userId: string, b: Board): void {
+    const mine = this.userBoards.get(userId);
+    if (mine === b) this.userBoards.delete(userId);
+    else if (mine instanceof Set) {
+      mine.delete(b);
+      if (mine.size === 0) this.userBoards.delete(userId);
     }
   }
 
@@ -263,12 +276,7 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   private drop(b: Board): void {
     if (this.boards.get(b.name) === b) this.boards.delete(b.name);
     this.expiring.delete(b);
-    for (const userId of b.byUser.keys()) {
-      const mine = this.userBoards.get(userId);
-      if (mine === undefined) continue;
-      mine.delete(b);
-      if (mine.size === 0) this.userBoards.delete(userId);
-    }
+    for (const userId of b.byUser.keys()) this.unlink(userId, b);
   }
 
   private maybeSweep(): void {

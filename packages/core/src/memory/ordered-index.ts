@@ -10,6 +10,13 @@
  * a second Fenwick tree over those counts: the distinct scores above `s` are the starts before the
  * first entry at or below `s`.
  *
+ * Handles: `insert` returns a small integer handle for the entry. Per handle the index keeps its
+ * score and the physical block it sits in, and each block keeps its entries' handles, so a caller
+ * holding a handle finds the entry with one read and a scan of one block, with no search by key.
+ * Rank, position and score changes by handle skip the O(log n) search (on a big board the search's
+ * cache misses cost more than everything else), and a score change that keeps the entry in its
+ * block (the usual small increment) moves it inside that block.
+ *
  * Costs: every operation is O(log n) plus work on one block (a shift, or for dense ranks a scan),
  * which is bounded by the block size. Splits and merges rebuild the Fenwick trees in O(n / blockSize);
  * merges leave room, so they do not alternate with splits and stay rare.
@@ -41,6 +48,9 @@ const DEFAULT_BLOCK_SIZE = 128;
 
 /** Per-block arrays start this long and double. */
 const INITIAL_BLOCKS = 8;
+
+/** Per-handle arrays start this long and double. */
+const INITIAL_HANDLES = 16;
 
 function grownInts(a: Int32Array): Int32Array {
   const b = new Int32Array(a.length * 2);
@@ -79,7 +89,16 @@ export class OrderedIndex {
   // outweighs the GC write barrier paid when shifts move strings.
   private keys: Float64Array;
   private users: string[];
+  /** Handles of the entries, laid out like `users`. */
+  private handles: Int32Array;
+  /** List index of each physical slot's block (valid for slots in use). */
+  private blockOfSlot: Int32Array;
   private slots = 0;
+
+  /** Per handle h: its score at meta[2h] and its physical slot at meta[2h + 1] (one cache line). */
+  private meta: Float64Array;
+  private nextHandle = 0;
+  private freeHandles: number[] = [];
   private freeSlotList: number[] = [];
 
   // Per block, in list order (index k < nb).
@@ -113,6 +132,9 @@ export class OrderedIndex {
     // One slot to start: an index per board, and most boards are small.
     this.keys = new Float64Array(2 * cap);
     this.users = Array.from({ length: cap }, () => "");
+    this.handles = new Int32Array(cap);
+    this.blockOfSlot = new Int32Array(1);
+    this.meta = new Float64Array(2 * INITIAL_HANDLES);
     this.phys = new Int32Array(INITIAL_BLOCKS);
     this.sizes = new Int32Array(INITIAL_BLOCKS);
     this.starts = new Int32Array(INITIAL_BLOCKS);
@@ -133,13 +155,18 @@ export class OrderedIndex {
     return this.prefix(this.startTree, this.nb);
   }
 
-  /** Adds an entry. Throws `INTERNAL` when `(score, seq)` is already present. */
-  insert(score: number, seq: number, userId: string): void {
+  /**
+   * Adds an entry and returns its handle, valid until the entry is removed (handles are reused).
+   * Throws `INTERNAL` when `(score, seq)` is already present.
+   */
+  insert(score: number, seq: number, userId: string): number {
     this.boundByKey(score, seq);
     const k = this.k;
     const i = this.i;
     if (this.matches(k, i, score, seq)) throw new GamifyError("INTERNAL", `duplicate index key (${score}, ${seq}).`);
-    this.insertAt(k, i, score, seq, userId);
+    const h = this.allocHandle();
+    this.insertAt(k, i, score, seq, userId, h);
+    return h;
   }
 
   /** Removes the entry `(score, seq)`; false when absent. */
@@ -148,8 +175,39 @@ export class OrderedIndex {
     const k = this.k;
     const i = this.i;
     if (!this.matches(k, i, score, seq)) return false;
-    this.deleteAt(k, i);
+    this.freeHandles.push(this.deleteAt(k, i));
     return true;
+  }
+
+  /** Removes the entry with handle `h`; the handle becomes invalid. */
+  remove(h: number): void {
+    this.findHandle(h);
+    this.freeHandles.push(this.deleteAt(this.k, this.i));
+  }
+
+  /**
+   * Gives the entry with handle `h` a new key; it keeps its handle and user id. The caller stamps a
+   * fresh `seq`, so the new key is unique.
+   */
+  move(h: number, score: number, seq: number): void {
+    this.findHandle(h);
+    const k = this.k;
+    const i = this.i;
+    if (this.keyFallsIn(k, score, seq)) {
+      // The usual small increment: the entry stays in its block (whose memory is already cached)
+      // and only the entries between its old and new place shift.
+      this.moveInBlock(k, i, score, seq);
+      return;
+    }
+    const userId = this.users[this.phys[k]! * this.cap + i]!;
+    this.deleteAt(k, i);
+    this.boundByKey(score, seq);
+    this.insertAt(this.k, this.i, score, seq, userId, h);
+  }
+
+  /** Score of the entry with handle `h`. */
+  scoreOf(h: number): number {
+    return this.meta[2 * h]!;
   }
 
   /** 0-based position of `(score, seq)`, or -1 when absent. */
@@ -157,6 +215,38 @@ export class OrderedIndex {
     this.boundByKey(score, seq);
     if (!this.matches(this.k, this.i, score, seq)) return -1;
     return this.prefix(this.sizeTree, this.k) + this.i;
+  }
+
+  /** 0-based position of the entry with handle `h`. */
+  positionOfHandle(h: number): number {
+    this.findHandle(h);
+    return this.prefix(this.sizeTree, this.k) + this.i;
+  }
+
+  /**
+   * 1-based rank of the entry with handle `h`: `ordinal` is its position, `standard` one more than
+   * the entries with a higher score, `dense` one more than the distinct higher scores.
+   */
+  rankOf(h: number, mode: "standard" | "dense" | "ordinal"): number {
+    this.findHandle(h);
+    const k = this.k;
+    const i = this.i;
+    if (mode === "ordinal") return this.prefix(this.sizeTree, k) + i + 1;
+    if (mode === "dense") {
+      // Starts up to and including the entry = distinct scores at or above its own.
+      const n = this.sizes[k]!;
+      const before = this.prefix(this.startTree, k);
+      if (i + 1 <= n - i - 1) return before + this.startsIn(k, 0, i + 1);
+      return before + this.starts[k]! - this.startsIn(k, i + 1, n);
+    }
+    // Standard: the first entry with this score, found by walking back inside the block.
+    const keys = this.keys;
+    const base = this.phys[k]! * 2 * this.cap;
+    const score = keys[base + i]!;
+    let j = i;
+    while (j > 0 && keys[base + j - 1] === score) j--;
+    if (j === 0 && k > 0 && this.lastScore[k - 1] === score) return this.boundByScore(score, false) + 1;
+    return this.prefix(this.sizeTree, k) + j + 1;
   }
 
   /** The entry at a 0-based position, or undefined when out of range. */
@@ -225,6 +315,7 @@ export class OrderedIndex {
     let prevScore = NaN;
     let prevSeq = NaN;
     const seen = new Set<number>();
+    const handlesSeen = new Set<number>();
     for (let k = 0; k < this.nb; k++) {
       const n = this.sizes[k]!;
       const p = this.phys[k]!;
@@ -234,10 +325,15 @@ export class OrderedIndex {
       if (n >= cap) fail(`overfull block ${k}`);
       if (this.prefix(this.sizeTree, k) !== total) fail(`size prefix at block ${k}`);
       if (this.prefix(this.startTree, k) !== distinct) fail(`start prefix at block ${k}`);
+      if (this.blockOfSlot[p] !== k) fail(`slot ${p} maps to block ${this.blockOfSlot[p]}, not ${k}`);
       let starts = 0;
       for (let j = 0; j < n; j++) {
         const s = keys[p * 2 * cap + j]!;
         const q = keys[p * 2 * cap + cap + j]!;
+        const h = this.handles[p * cap + j]!;
+        if (handlesSeen.has(h)) fail(`handle ${h} used twice`);
+        handlesSeen.add(h);
+        if (this.meta[2 * h] !== s || this.meta[2 * h + 1] !== p) fail(`handle ${h} out of date`);
         if (total + j > 0 && !(prevScore > s || (prevScore === s && prevSeq < q))) fail(`order at position ${total + j}`);
         if (s !== prevScore) starts++;
         prevScore = s;
@@ -249,6 +345,7 @@ export class OrderedIndex {
       distinct += starts;
     }
     if (total !== this.count) fail("size");
+    if (handlesSeen.size + this.freeHandles.length !== this.nextHandle) fail("handles leaked");
   }
 
   // ---- search -------------------------------------------------------------------------------
@@ -257,6 +354,50 @@ export class OrderedIndex {
     if (i >= this.sizes[k]!) return false;
     const base = this.phys[k]! * 2 * this.cap + i;
     return this.keys[base] === score && this.keys[base + this.cap] === seq;
+  }
+
+  /** Sets `k`/`i` to the entry with handle `h`: its block from the handle, its offset by a scan. */
+  private findHandle(h: number): void {
+    const p = this.meta[2 * h + 1]!;
+    const k = this.blockOfSlot[p]!;
+    const handles = this.handles;
+    const start = p * this.cap;
+    const end = start + this.sizes[k]!;
+    let x = start;
+    while (x < end && handles[x] !== h) x++;
+    if (x === end) throw new GamifyError("INTERNAL", `ordered index: unknown handle ${h}.`);
+    this.k = k;
+    this.i = x - start;
+  }
+
+  /** Whether a search for `(score, seq)` would land in block `k` (see boundByKey). */
+  private keyFallsIn(k: number, score: number, seq: number): boolean {
+    if (k > 0) {
+      const s = this.lastScore[k - 1]!;
+      if (!(s > score || (s === score && this.lastSeq[k - 1]! < seq))) return false;
+    }
+    if (k < this.nb - 1) {
+      const s = this.lastScore[k]!;
+      if (s > score || (s === score && this.lastSeq[k]! < seq)) return false;
+    }
+    return true;
+  }
+
+  /** Sets `k`/`i` to the first entry of block `k` not ordered before `(score, seq)`. */
+  private boundInBlock(k: number, score: number, seq: number): void {
+    const keys = this.keys;
+    const cap = this.cap;
+    const base = this.phys[k]! * 2 * cap;
+    let a = 0;
+    let b = this.sizes[k]!;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      const s = keys[base + mid]!;
+      if (s > score || (s === score && keys[base + cap + mid]! < seq)) a = mid + 1;
+      else b = mid;
+    }
+    this.k = k;
+    this.i = a;
   }
 
   /** Sum of `tree` over blocks `[0, k)`. */
@@ -331,19 +472,7 @@ export class OrderedIndex {
       if (s > score || (s === score && lastQ[mid]! < seq)) lo = mid + 1;
       else hi = mid;
     }
-    const keys = this.keys;
-    const cap = this.cap;
-    const base = this.phys[lo]! * 2 * cap;
-    let a = 0;
-    let b = this.sizes[lo]!;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      const s = keys[base + mid]!;
-      if (s > score || (s === score && keys[base + cap + mid]! < seq)) a = mid + 1;
-      else b = mid;
-    }
-    this.k = lo;
-    this.i = a;
+    this.boundInBlock(lo, score, seq);
   }
 
   /** Score starts among offsets `[from, to)` of block `k`. */
@@ -368,8 +497,76 @@ export class OrderedIndex {
     return k > 0 ? this.lastScore[k - 1]! : NaN;
   }
 
-  private insertAt(k: number, i: number, score: number, seq: number, userId: string): void {
-    const { keys, users, cap } = this;
+  /** Moves the entry at offset `i` of block `k` to its place in the same block for a new key. */
+  private moveInBlock(k: number, i: number, score: number, seq: number): void {
+    const { keys, users, handles, cap } = this;
+    const p = this.phys[k]!;
+    const base = p * 2 * cap;
+    const userBase = p * cap;
+    const n = this.sizes[k]!;
+    // Walk from the old place rather than search the block: a small change moves few places, and
+    // the walk reads memory next to what findHandle just touched.
+    let j = i;
+    const old = keys[base + i]!;
+    if (score > old || (score === old && seq < keys[base + cap + i]!)) {
+      for (; j > 0; j--) {
+        const s = keys[base + j - 1]!;
+        if (s > score || (s === score && keys[base + cap + j - 1]! < seq)) break;
+      }
+    } else {
+      for (; j < n - 1; j++) {
+        const s = keys[base + j + 1]!;
+        if (s < score || (s === score && keys[base + cap + j + 1]! > seq)) break;
+      }
+    }
+    const lo = Math.min(i, j);
+    const hi = Math.max(i, j);
+    // Only start flags in [lo, hi + 1] and the next block's first one can change.
+    const end = Math.min(n, hi + 2);
+    const before = this.startsIn(k, lo, end);
+    const hasNext = hi === n - 1 && k + 1 < this.nb;
+    const nextFirst = hasNext ? keys[this.phys[k + 1]! * 2 * cap]! : 0;
+    const nextBefore = hasNext && nextFirst !== keys[base + n - 1] ? 1 : 0;
+
+    const userId = users[userBase + i]!;
+    const h = handles[userBase + i]!;
+    if (j < i) {
+      keys.copyWithin(base + j + 1, base + j, base + i);
+      keys.copyWithin(base + cap + j + 1, base + cap + j, base + cap + i);
+      for (let x = userBase + i; x > userBase + j; x--) users[x] = users[x - 1]!;
+      handles.copyWithin(userBase + j + 1, userBase + j, userBase + i);
+    } else if (j > i) {
+      keys.copyWithin(base + i, base + i + 1, base + j + 1);
+      keys.copyWithin(base + cap + i, base + cap + i + 1, base + cap + j + 1);
+      for (let x = userBase + i; x < userBase + j; x++) users[x] = users[x + 1]!;
+      handles.copyWithin(userBase + i, userBase + i + 1, userBase + j + 1);
+    }
+    keys[base + j] = score;
+    keys[base + cap + j] = seq;
+    users[userBase + j] = userId;
+    handles[userBase + j] = h;
+    this.meta[2 * h] = score;
+    if (hi === n - 1) {
+      this.lastScore[k] = keys[base + n - 1]!;
+      this.lastSeq[k] = keys[base + cap + n - 1]!;
+    }
+
+    const delta = this.startsIn(k, lo, end) - before;
+    if (delta !== 0) {
+      this.starts[k] = this.starts[k]! + delta;
+      this.add(this.startTree, k, delta);
+    }
+    if (hasNext) {
+      const nextDelta = (nextFirst !== keys[base + n - 1] ? 1 : 0) - nextBefore;
+      if (nextDelta !== 0) {
+        this.starts[k + 1] = this.starts[k + 1]! + nextDelta;
+        this.add(this.startTree, k + 1, nextDelta);
+      }
+    }
+  }
+
+  private insertAt(k: number, i: number, score: number, seq: number, userId: string, h: number): void {
+    const { keys, users, handles, cap } = this;
     const p = this.phys[k]!;
     const base = p * 2 * cap;
     const userBase = p * cap;
@@ -390,6 +587,7 @@ export class OrderedIndex {
       keys.copyWithin(base + cap + i + 1, base + cap + i, base + cap + n);
       // A loop: Array#copyWithin on a JS array is far slower than moving the elements by hand.
       for (let j = userBase + n; j > userBase + i; j--) users[j] = users[j - 1]!;
+      handles.copyWithin(userBase + i + 1, userBase + i, userBase + n);
     } else {
       this.lastScore[k] = score;
       this.lastSeq[k] = seq;
@@ -397,6 +595,9 @@ export class OrderedIndex {
     keys[base + i] = score;
     keys[base + cap + i] = seq;
     users[userBase + i] = userId;
+    handles[userBase + i] = h;
+    this.meta[2 * h] = score;
+    this.meta[2 * h + 1] = p;
     this.sizes[k] = n + 1;
     this.starts[k] = this.starts[k]! + startHere + nextDelta;
     this.count++;
@@ -409,13 +610,15 @@ export class OrderedIndex {
     if (startHere + nextDelta !== 0) this.add(this.startTree, k, startHere + nextDelta);
   }
 
-  private deleteAt(k: number, i: number): void {
-    const { keys, users, cap } = this;
+  /** Removes the entry at offset `i` of block `k` and returns its handle (not yet freed). */
+  private deleteAt(k: number, i: number): number {
+    const { keys, users, handles, cap } = this;
     const p = this.phys[k]!;
     const base = p * 2 * cap;
     const userBase = p * cap;
     const n = this.sizes[k]!;
     const score = keys[base + i]!;
+    const h = handles[userBase + i]!;
 
     const prev = this.scoreBefore(k, i);
     const startHere = score !== prev ? 1 : 0;
@@ -436,6 +639,7 @@ export class OrderedIndex {
       keys.copyWithin(base + i, base + i + 1, base + n);
       keys.copyWithin(base + cap + i, base + cap + i + 1, base + cap + n);
       for (let j = userBase + i; j < userBase + m; j++) users[j] = users[j + 1]!;
+      handles.copyWithin(userBase + i, userBase + i + 1, userBase + n);
     } else if (m > 0) {
       this.lastScore[k] = keys[base + m - 1]!;
       this.lastSeq[k] = keys[base + cap + m - 1]!;
@@ -450,19 +654,20 @@ export class OrderedIndex {
     if (m < cap >> 2 && this.nb > 1) {
       if (m === 0) {
         this.removeBlock(k);
-        return;
+        return h;
       }
       // Merge only into a block that keeps half its room, so the next inserts do not split it again.
       const left = k > 0 ? this.sizes[k - 1]! : Infinity;
       const right = k + 1 < this.nb ? this.sizes[k + 1]! : Infinity;
       if (Math.min(left, right) + m <= cap >> 1) {
         this.merge(left <= right ? k - 1 : k);
-        return;
+        return h;
       }
     }
     this.add(this.sizeTree, k, -1);
     if (startHere !== 0) this.add(this.startTree, k, -startHere);
     if (nextDelta !== 0) this.add(this.startTree, nextK, nextDelta);
+    return h;
   }
 
   private add(tree: Int32Array, k: number, delta: number): void {
@@ -474,7 +679,7 @@ export class OrderedIndex {
     const cap = this.cap;
     const slot = this.allocSlot();
     // allocSlot may have replaced the arena: read the arrays after it.
-    const { keys, users } = this;
+    const { keys, users, handles, meta } = this;
     const p = this.phys[k]!;
     const n = this.sizes[k]!;
     const h = n >> 1;
@@ -485,6 +690,9 @@ export class OrderedIndex {
     for (let j = h; j < n; j++) {
       users[slot * cap + j - h] = users[p * cap + j]!;
       users[p * cap + j] = "";
+      const moved = handles[p * cap + j]!;
+      handles[slot * cap + j - h] = moved;
+      meta[2 * moved + 1] = slot;
     }
     const leftStarts = this.startsIn(k, 0, h);
 
@@ -503,7 +711,7 @@ export class OrderedIndex {
 
   /** Appends block `k + 1` to block `k` and removes it. */
   private merge(k: number): void {
-    const { keys, users, cap } = this;
+    const { keys, users, handles, meta, cap } = this;
     const to = this.phys[k]!;
     const from = this.phys[k + 1]!;
     const n = this.sizes[k]!;
@@ -513,6 +721,9 @@ export class OrderedIndex {
     for (let j = 0; j < m; j++) {
       users[to * cap + n + j] = users[from * cap + j]!;
       users[from * cap + j] = "";
+      const moved = handles[from * cap + j]!;
+      handles[to * cap + n + j] = moved;
+      meta[2 * moved + 1] = to;
     }
     this.sizes[k] = n + m;
     this.starts[k] = this.starts[k]! + this.starts[k + 1]!;
@@ -560,6 +771,10 @@ export class OrderedIndex {
       const keys = new Float64Array(capacity * 4 * cap);
       keys.set(this.keys);
       this.keys = keys;
+      const handles = new Int32Array(capacity * 2 * cap);
+      handles.set(this.handles);
+      this.handles = handles;
+      this.blockOfSlot = grownInts(this.blockOfSlot);
       // Pushing keeps the array packed (no holes to check on reads).
       for (let j = capacity * cap; j > 0; j--) this.users.push("");
     }
@@ -585,5 +800,18 @@ export class OrderedIndex {
     let top = 1;
     while (top * 2 <= nb) top *= 2;
     this.topBit = top;
+    for (let k = 0; k < nb; k++) this.blockOfSlot[this.phys[k]!] = k;
+  }
+
+  /** A free handle, growing the per-handle arrays (doubling) when none is left. */
+  private allocHandle(): number {
+    const reused = this.freeHandles.pop();
+    if (reused !== undefined) return reused;
+    if (2 * this.nextHandle === this.meta.length) {
+      const meta = new Float64Array(this.meta.length * 2);
+      meta.set(this.meta);
+      this.meta = meta;
+    }
+    return this.nextHandle++;
   }
 }
