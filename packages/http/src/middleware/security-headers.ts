@@ -5,12 +5,14 @@ import type { SecurityHeadersOptions } from "./types.js";
 export const JSON_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /**
- * The /docs page: its renderer (Scalar or Redoc) comes from jsDelivr; Scalar injects styles, fetches
- * the spec from this origin and loads its fonts from fonts.scalar.com; Redoc runs a worker from a blob.
+ * The /docs page: its renderer (Scalar) comes from jsDelivr, injects styles, fetches the spec from
+ * this origin, loads fonts from fonts.scalar.com, and compiles schema examples with `new Function`
+ * (hence 'unsafe-eval', acceptable on a page that shows only this API's own document); a Redoc page
+ * would run a worker from a blob. Only HTML responses get this policy.
  */
 export const HTML_CSP = [
   "default-src 'none'",
-  "script-src 'self' https://cdn.jsdelivr.net",
+  "script-src 'self' 'unsafe-eval' https://cdn.jsdelivr.net",
   "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.scalar.com https://fonts.googleapis.com",
   "font-src 'self' data: https://cdn.jsdelivr.net https://fonts.scalar.com https://fonts.gstatic.com",
   "img-src 'self' data: https:",
