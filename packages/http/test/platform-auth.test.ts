@@ -200,6 +200,13 @@ describe("JWT with HS256", () => {
     expect((await failure(custom.authenticate(request({ authorization: `Bearer ${noUser}` }), { self: "alice" }))).code).toBe("UNAUTHENTICATED");
   });
 
+  test("without API keys configured, a key or an opaque bearer is refused with a hint", async () => {
+    const byHeader = await failure(platform.authenticate(request({ "x-api-key": ADMIN_KEY }), "reader"));
+    expect(byHeader).toMatchObject({ code: "UNAUTHENTICATED", message: expect.stringMatching(/no API keys/) });
+    const opaque = await failure(platform.authenticate(request({ authorization: `Bearer ${ADMIN_KEY}` }), "reader"));
+    expect(opaque).toMatchObject({ code: "UNAUTHENTICATED", message: expect.stringMatching(/not a valid JWT/) });
+  });
+
   test("configuration errors are named", () => {
     expect(() => createPlatform({ logger: false, auth: { jwt: { secret: "short" } } })).toThrow(/at least 32/);
     expect(() => createPlatform({ logger: false, auth: { jwt: {} } })).toThrow(/exactly one/);

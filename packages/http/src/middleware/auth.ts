@@ -62,7 +62,13 @@ export function createAuthenticator(options: AuthOptions | false | undefined): A
 
   async function resolve(credential: Credential): Promise<Principal> {
     if (credential.kind === "bearer" && jwt && JWT_SHAPE.test(credential.value)) return jwt(credential.value);
-    if (keys.length === 0) throw unauthenticated("The bearer token is not a valid JWT. Send a signed JWT in `Authorization: Bearer <token>`.");
+    if (keys.length === 0) {
+      throw unauthenticated(
+        credential.kind === "api-key"
+          ? "This server takes no API keys. Send a signed JWT in `Authorization: Bearer <token>`."
+          : "The bearer token is not a valid JWT. Send a signed JWT in `Authorization: Bearer <token>`.",
+      );
+    }
     return matchApiKey(keys, credential.value);
   }
 
