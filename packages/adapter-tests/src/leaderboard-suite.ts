@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createGamify, type Gamify, type GamifyOptions, type LeaderboardStore, type RankMode, type RankedEntry } from "@gamifykit/core";
+import { createGamify, memoryStorage, type Gamify, type GamifyOptions, type LeaderboardStore, type RankMode, type RankedEntry, type Storage } from "@gamifykit/core";
+import { leaderboardDepthTests } from "./leaderboard-depth.js";
 import {
   DAY,
   HOUR,
@@ -47,15 +48,28 @@ function dstDates() {
   return { year, firstSunday, edt, est };
 }
 
+/** Options of {@link leaderboardSuite}. */
+export interface LeaderboardSuiteOptions extends SuiteOptions {
+  /**
+   * The storage the suite's engines use with a board store from the factory (for the claims that
+   * make `leaderboard_finished` happen once, and the event log backfills read). Return a storage
+   * that owns the store (`storage.leaderboards === store`) to test boards moved inside the award.
+   * Default: a fresh `memoryStorage()`.
+   */
+  storage?: (store: LeaderboardStore) => Storage | Promise<Storage>;
+}
+
 /**
  * The conformance suite for a {@link LeaderboardStore}: the raw store methods, and an engine
- * built on the store (`createGamify({ leaderboardStore })`) for periods, deletion and queries.
+ * built on the store (`createGamify({ leaderboardStore })`) for periods, seasons, scopes,
+ * archives, rank watches, backfills, deletion and queries.
  *
  * `factory` is called once per test and must return an empty store isolated from every other one.
  */
-export function leaderboardSuite(runner: SuiteRunner, factory: () => LeaderboardStore | Promise<LeaderboardStore>, options: SuiteOptions = {}): void {
+export function leaderboardSuite(runner: SuiteRunner, factory: () => LeaderboardStore | Promise<LeaderboardStore>, options: LeaderboardSuiteOptions = {}): void {
   const { describe, test } = runner;
   const n = concurrencyOf(options);
+  const storageFor = async (store: LeaderboardStore): Promise<Storage> => (options.storage === undefined ? memoryStorage() : options.storage(store));
 
   const withStore = async (fn: (store: LeaderboardStore) => Promise<void>): Promise<void> => {
     const store = await factory();
@@ -65,7 +79,8 @@ export function leaderboardSuite(runner: SuiteRunner, factory: () => Leaderboard
   /** An engine (memory storage, no analytics) on a fresh leaderboard store; closes both. */
   const withEngine = async (config: Omit<GamifyOptions, "leaderboardStore">, fn: (gk: Gamify, store: LeaderboardStore) => Promise<void>): Promise<void> => {
     const store = await factory();
-    const gk = createGamify({ analytics: false, ...config, leaderboardStore: store });
+    const storage = config.storage ?? (await storageFor(store));
+    const gk = createGamify({ analytics: false, ...config, storage, leaderboardStore: store });
     await withCleanup(
       gk,
       async (g) => {
@@ -563,6 +578,8 @@ export function leaderboardSuite(runner: SuiteRunner, factory: () => Leaderboard
           await expectGamifyError(() => gk.leaderboard("xp", { period: "month" }).count(), "NOT_FOUND", "month board of xp");
           await expectGamifyError(() => gk.leaderboard("coins", { period: "week" }).top(), "NOT_FOUND", "week board of coins");
         }));
+
+      leaderboardDepthTests(runner, { factory, storageFor });
 
       test("the all-time board of a metric nobody has scored is empty", () =>
         withEngine({}, async (gk) => {
