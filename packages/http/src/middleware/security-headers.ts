@@ -12,7 +12,7 @@ export const JSON_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'n
  */
 export const HTML_CSP = [
   "default-src 'none'",
-  "script-src 'self' 'unsafe-eval' https://cdn.jsdelivr.net",
+  "script-src 'self' https://cdn.jsdelivr.net 'unsafe-eval'",
   "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.scalar.com https://fonts.googleapis.com",
   "font-src 'self' data: https://cdn.jsdelivr.net https://fonts.scalar.com https://fonts.gstatic.com",
   "img-src 'self' data: https:",
