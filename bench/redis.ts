@@ -5,7 +5,7 @@ import { Leaderboard, LeaderboardMatrix } from "redis-rank";
 import { AWARD, benchEngine, pointsOf, userOf } from "./award.js";
 import type { Row } from "./report.js";
 import { serverUrl } from "./servers.js";
-import { compare, type Compared } from "./stats.js";
+import { compare, drive, type Compared } from "./stats.js";
 
 const AREA = "Redis (one connection)";
 const FLOOR = "EVALSHA of one ZINCRBY";
@@ -20,6 +20,21 @@ function rows(measure: string, floorName: string, c: Compared, target?: number):
       (p): Row => ({ ...base, measure: `${measure}: ${p} latency`, value: c.subject.latency[p], unit: "ms", baseline: { name: floorName, value: c.floor.latency[p] }, better: "lower" }),
     ),
   ];
+}
+
+/** Calls and microseconds Redis has spent in EVALSHA so far (INFO commandstats). */
+async function evalshaStats(client: Redis): Promise<{ calls: number; usec: number }> {
+  const info = await client.info("commandstats");
+  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(info);
+  return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
+}
+
+/** Redis's own CPU time per EVALSHA while `op` runs `total` times, 32 in flight (other clients' EVALSHAs would count too). */
+async function serverMicros(client: Redis, total: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  const before = await evalshaStats(client);
+  await drive(total, 32, op);
+  const after = await evalshaStats(client);
+  return (after.usec - before.usec) / Math.max(1, after.calls - before.calls);
 }
 
 /** Deletes every key under `prefix` (SCAN + UNLINK, never KEYS). */
@@ -56,6 +71,17 @@ export async function redisBench(quick: boolean): Promise<Row[]> {
       const total = quick ? 200 : inFlight === 1 ? 4_000 : 20_000;
       out.push(...rows(`${AWARD}, ${inFlight} in flight`, FLOOR, await compare(rounds, total, inFlight, award, bare), 0.8));
     }
+
+    // Where the time goes: Redis's own time per script, from its command statistics.
+    const sample = quick ? 100 : 5_000;
+    out.push({
+      area: AREA,
+      measure: `${AWARD}: Redis server time per award script`,
+      value: await serverMicros(client, sample, award),
+      unit: "µs",
+      baseline: { name: FLOOR, value: await serverMicros(client, sample, bare) },
+      better: "lower",
+    });
 
     // redis-rank: the same board updates (all-time and this week, adding points) on the same server.
     const week = 7 * 86_400_000;
