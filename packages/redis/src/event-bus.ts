@@ -8,6 +8,8 @@ const DEFAULT_CHANNEL = "events";
 const DEFAULT_PREFIX = "gamifykit:";
 const DEFAULT_READY_TIMEOUT_MS = 5000;
 const MAX_RECONNECT_DELAY_MS = 2000;
+/** Events sent by one pipeline at most. */
+const MAX_BATCH = 100;
 
 /** Options for {@link redisEventBus}. Pass exactly one of `client` and `url`. */
 export interface RedisEventBusOptions extends Pick<RedisConnectionOptions, "client" | "url" | "commandTimeoutMs" | "connectTimeoutMs"> {
@@ -91,12 +93,43 @@ export function redisEventBus(options: RedisEventBusOptions): EventBus & { ready
     return subscribed;
   };
 
+  /**
+   * Publishes go out in call order, one pipeline at a time (events published meanwhile share the
+   * next one): while a lazily opened connection is still getting ready, ioredis could otherwise
+   * send a later command before earlier queued ones, and subscribers would see events reordered.
+   */
+  const queue: { payload: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  let flushing = false;
+  const flush = async (): Promise<void> => {
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, MAX_BATCH);
+        try {
+          await conn.run("PUBLISH", async (c) => {
+            const pipeline = c.pipeline();
+            for (const item of batch) pipeline.publish(channel, item.payload);
+            for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+          });
+          for (const item of batch) item.resolve();
+        } catch (error) {
+          for (const item of batch) item.reject(error);
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  };
+
   return {
     name,
     async publish(event) {
       if (closed) throw closedError("event bus");
       const payload = JSON.stringify({ o: origin, e: event } satisfies Envelope);
-      await conn.run("PUBLISH", (c) => c.publish(channel, payload));
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ payload, resolve, reject });
+        if (!flushing) void flush();
+      });
     },
     subscribe(listener) {
       if (closed) throw closedError("event bus");

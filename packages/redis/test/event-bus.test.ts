@@ -90,6 +90,28 @@ describe.runIf(server)("redisEventBus on a real Redis", () => {
     }
   });
 
+  test("concurrent publishes arrive in the order they were made, also while the connection opens", async () => {
+    const ch = channel();
+    const a = redisEventBus({ url: namedUrl(), channel: ch, keyPrefix });
+    const b = redisEventBus({ client, channel: ch, keyPrefix });
+    try {
+      const atB = collect(b);
+      await b.ready();
+      const sent = Array.from({ length: 50 }, (_, i) => event(`u${i}`, i % 7 === 0 ? { metadata: { pad: "q".repeat(12_000) } } : {}));
+      const first = a.publish(sent[0]!);
+      // The rest are published a little later, while the first still waits for the connection.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      await Promise.all([first, ...sent.slice(1).map((e) => a.publish(e))]);
+      await atB.until(sent.length);
+      assert.deepEqual(
+        atB.seen.map((e) => e.id),
+        sent.map((e) => e.id),
+      );
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   test("buses on different channels do not hear each other; the key prefix is part of the channel", async () => {
     const ch = channel();
     const a = redisEventBus({ client, channel: ch, keyPrefix });

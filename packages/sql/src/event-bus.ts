@@ -10,6 +10,8 @@ const MAX_NOTIFICATION_BYTES = 7900;
 const MAX_CHUNKS = 128;
 const DEFAULT_READY_TIMEOUT_MS = 5000;
 const MAX_RECONNECT_DELAY_MS = 2000;
+/** Events sent by one statement at most. */
+const MAX_BATCH = 100;
 /** Unfinished chunked messages kept at most (a message's chunks arrive together, so this is slack). */
 const MAX_PARTIALS = 64;
 
@@ -94,7 +96,7 @@ export function postgresEventBus(options: PostgresEventBusOptions): EventBus & {
   const publisher = async (): Promise<PgPoolLike> => {
     if (hostPool !== undefined) return hostPool;
     ownedPool ??= loadPg().then(({ Pool }) => {
-      const pool = new Pool({ connectionString: url, max: 2 });
+      const pool = new Pool({ connectionString: url, max: 1 });
       // An idle client that loses its connection must not crash the process; the next query reports it.
       pool.on("error", () => undefined);
       return pool;
@@ -201,6 +203,35 @@ export function postgresEventBus(options: PostgresEventBusOptions): EventBus & {
     return listening;
   };
 
+  /**
+   * Publishes go out one statement at a time, in call order, so receivers see events in the order
+   * they were published; events queued meanwhile share the next statement (one transaction, whose
+   * notifications PostgreSQL delivers together and in order).
+   */
+  const queue: { frames: string[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  let flushing = false;
+  const flush = async (): Promise<void> => {
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, MAX_BATCH);
+        const frames = batch.flatMap((item) => item.frames);
+        try {
+          const pool = await publisher();
+          await (frames.length === 1
+            ? pool.query("SELECT pg_notify($1, $2)", [channel, frames[0]])
+            : pool.query("SELECT pg_notify($1, frame) FROM unnest($2::text[]) WITH ORDINALITY AS frames(frame, n) ORDER BY n", [channel, frames]));
+          for (const item of batch) item.resolve();
+        } catch (error) {
+          const failure = unavailable(name, "NOTIFY", error);
+          for (const item of batch) item.reject(failure);
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  };
+
   const closedError = () => new GamifyError("CLOSED", `This event bus (${name}) was closed; create a new one.`);
 
   return {
@@ -213,15 +244,10 @@ export function postgresEventBus(options: PostgresEventBusOptions): EventBus & {
           details: { id: event.id, type: event.type },
         });
       }
-      try {
-        const pool = await publisher();
-        // One statement is one transaction: its notifications are delivered together.
-        await (frames.length === 1
-          ? pool.query("SELECT pg_notify($1, $2)", [channel, frames[0]])
-          : pool.query("SELECT pg_notify($1, frame) FROM unnest($2::text[]) AS frames(frame)", [channel, frames]));
-      } catch (error) {
-        throw unavailable(name, "NOTIFY", error);
-      }
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ frames, resolve, reject });
+        if (!flushing) void flush();
+      });
     },
     subscribe(listenerFn) {
       if (closed) throw closedError();

@@ -106,6 +106,25 @@ describe.runIf(server)("postgresEventBus on a real PostgreSQL", () => {
     }
   });
 
+  test("concurrent publishes arrive in the order they were made, large ones included", async () => {
+    const ch = channel();
+    const a = postgresEventBus({ pool: pool!, channel: ch });
+    const b = postgresEventBus({ pool: pool!, channel: ch });
+    try {
+      const atB = collect(b);
+      await b.ready();
+      const sent = Array.from({ length: 60 }, (_, i) => event(`u${i}`, i % 7 === 0 ? { metadata: { pad: "q".repeat(10_000) } } : {}));
+      await Promise.all(sent.map((e) => a.publish(e)));
+      await atB.until(sent.length);
+      assert.deepEqual(
+        atB.seen.map((e) => e.id),
+        sent.map((e) => e.id),
+      );
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   test("notifications that are not events are reported and skipped; channels are separate", async () => {
     const ch = channel();
     const errors: GamifyError[] = [];
