@@ -13,7 +13,7 @@ import { migrate, postgresEventBus, sqlStores } from "@gamifykit/sql";
 import { createRealtime, type RealtimeHub } from "../src/realtime/index.js";
 // The SQL package's own test helper drops tables by prefix (pg is its dependency, not ours).
 import { openHost } from "../../sql/test/support.js";
-import { openSse, openWs, serveHub, waitFor, type LoopbackServer } from "./realtime-support.js";
+import { ADMIN_KEY, READER_KEY, openSse, openWs, serveHandler, waitFor, type LoopbackServer } from "./realtime-support.js";
 
 const redisServer = await findTestServer("redis");
 const postgresServer = await findTestServer("postgres");
@@ -37,7 +37,7 @@ afterEach(async () => {
 async function instance(backend: Backend): Promise<Instance> {
   const { gk, bus } = backend();
   const hub = createRealtime(gk, { bus, onError: (e) => assert.fail(String(e)) });
-  const server = await serveHub(hub);
+  const server = await serveHandler(gk, hub);
   cleanup.push(
     () => gk.close(),
     () => bus.close(),
@@ -50,25 +50,39 @@ async function instance(backend: Backend): Promise<Instance> {
 
 const levelsOption = { xp: levels.linear({ step: 100 }) };
 
+/** Reader credentials: a header for SSE, `?access_token=` for WebSocket (browsers cannot set headers there). */
+const auth = { authorization: `Bearer ${READER_KEY}` };
+const wsUrl = (i: Instance, query = "") => `${i.server.url.replace("http", "ws")}/v1/ws?access_token=${READER_KEY}${query}`;
+
+/** An award through instance A's HTTP API, as an admin. */
+async function award(i: Instance, userId: string, body: Record<string, unknown>): Promise<{ events: GamifyEvent[] }> {
+  const response = await fetch(`${i.server.url}/v1/users/${userId}/points`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  assert.equal(response.status, 200, await response.clone().text());
+  return (await response.json()) as { events: GamifyEvent[] };
+}
+
 /** The tests every backend runs. */
 function clusterTests(backend: () => Promise<Backend>): void {
   test("an award on instance A reaches SSE and WebSocket clients on instance B, and A's own clients, each exactly once", async () => {
     const make = await backend();
     const a = await instance(make);
     const b = await instance(make);
-    const ws = (i: Instance) => i.server.url.replace("http", "ws");
-    const sseAll = await openSse(`${b.server.url}/v1/events`);
-    const sseAlice = await openSse(`${b.server.url}/v1/events?userId=alice`);
-    const sseCoins = await openSse(`${b.server.url}/v1/events?leaderboard=coins`);
-    const sseOnA = await openSse(`${a.server.url}/v1/events`);
-    const wsAll = await openWs(`${ws(b)}/v1/ws`);
-    const wsBob = await openWs(`${ws(b)}/v1/ws?userId=bob`);
+    const sseAll = await openSse(`${b.server.url}/v1/events`, auth);
+    const sseAlice = await openSse(`${b.server.url}/v1/events?userId=alice`, auth);
+    const sseCoins = await openSse(`${b.server.url}/v1/events?leaderboard=coins`, auth);
+    const sseOnA = await openSse(`${a.server.url}/v1/events`, auth);
+    const wsAll = await openWs(wsUrl(b));
+    const wsBob = await openWs(wsUrl(b, "&userId=bob"));
     cleanup.push(() => sseAll.close(), () => sseAlice.close(), () => sseCoins.close(), () => sseOnA.close());
     cleanup.push(() => wsAll.socket.terminate(), () => wsBob.socket.terminate());
     await waitFor(() => b.hub.connections.sse === 3 && b.hub.connections.ws === 2 && a.hub.connections.sse === 1);
 
-    const r1 = await a.gk.addPoints("alice", 150, { metric: "xp", metadata: { big: "x".repeat(12_000) } }); // + level_up
-    const r2 = await a.gk.addPoints("bob", 3, { metric: "coins" });
+    const r1 = await award(a, "alice", { amount: 150, metric: "xp", metadata: { big: "x".repeat(12_000) } }); // + level_up
+    const r2 = await award(a, "bob", { amount: 3, metric: "coins" });
     const r3 = await a.gk.awardBadge("bob", "early");
     const all = [...r1.events, ...r2.events, ...r3.events];
 
@@ -110,7 +124,7 @@ function clusterTests(backend: () => Promise<Backend>): void {
     const make = await backend();
     const a = await instance(make);
     const b = await instance(make);
-    const first = await openSse(`${b.server.url}/v1/events?userId=carol`);
+    const first = await openSse(`${b.server.url}/v1/events?userId=carol`, auth);
     await waitFor(() => b.hub.connections.sse === 1);
     await a.gk.addPoints("carol", 10);
     await first.waitEvents(1);
@@ -120,7 +134,7 @@ function clusterTests(backend: () => Promise<Backend>): void {
     const missed: GamifyEvent[] = [];
     for (let i = 0; i < 3; i++) missed.push(...(await a.gk.addPoints("carol", 60, { metric: "xp" })).events);
 
-    const resumed = await openSse(`${b.server.url}/v1/events?userId=carol`, { "last-event-id": lastSeen });
+    const resumed = await openSse(`${b.server.url}/v1/events?userId=carol`, { ...auth, "last-event-id": lastSeen });
     cleanup.push(() => resumed.close());
     await resumed.waitEvents(missed.length);
     assert.deepEqual(resumed.events, missed);
@@ -134,7 +148,7 @@ function clusterTests(backend: () => Promise<Backend>): void {
     const b = await instance(make);
     const { bus: other, gk } = make();
     cleanup.push(() => other.close(), () => gk.close());
-    const board = await openSse(`${b.server.url}/v1/events?leaderboard=xp`);
+    const board = await openSse(`${b.server.url}/v1/events?leaderboard=xp`, auth);
     cleanup.push(() => board.close());
     await waitFor(() => b.hub.connections.sse === 1);
     // The shape core's leaderboard events take; only `type` and `metric` matter to the filter.

@@ -8,6 +8,8 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import type { GamifyEvent } from "@gamifykit/core";
 import WebSocket from "ws";
+import type { Gamify } from "@gamifykit/core";
+import { attachWebSocket, createGamifyHandler, hashApiKey, toNodeHandler } from "../src/index.js";
 import type { RealtimeFilter, RealtimeHub } from "../src/realtime/index.js";
 
 /** One parsed server-sent message. */
@@ -160,6 +162,38 @@ export function serveHub(hub: RealtimeHub): Promise<LoopbackServer> {
     hub.handleUpgrade(req, socket, head, filterOf(url));
   });
   return listen(server);
+}
+
+/** Raw API keys the handler-served instances accept. */
+export const ADMIN_KEY = "realtime-test-admin-key";
+export const READER_KEY = "realtime-test-reader-key";
+
+/**
+ * Serves an engine and its hub the way an application does: `createGamifyHandler` with API-key
+ * auth, `toNodeHandler` on node:http, and `attachWebSocket` for /v1/ws.
+ */
+export async function serveHandler(gk: Gamify, hub: RealtimeHub): Promise<LoopbackServer> {
+  const handler = createGamifyHandler(gk, {
+    realtime: hub,
+    logger: false,
+    auth: {
+      apiKeys: [
+        { id: "admin", hash: hashApiKey(ADMIN_KEY), role: "admin" },
+        { id: "reader", hash: hashApiKey(READER_KEY), role: "reader" },
+      ],
+    },
+  });
+  const server = http.createServer(toNodeHandler(handler));
+  const detach = attachWebSocket(server, handler);
+  const served = await listen(server);
+  return {
+    ...served,
+    close: async () => {
+      detach();
+      await served.close();
+      await handler.close();
+    },
+  };
 }
 
 /** Opens an SSE stream with fetch; `close()` aborts it. */
