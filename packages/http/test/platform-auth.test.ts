@@ -245,10 +245,11 @@ describe("JWT with RS256 and JWKS", () => {
     expect((await failure(platform.authenticate(request({ authorization: `Bearer ${await hs256({ sub: "bob", role: "admin" })}` }), "admin"))).code).toBe("UNAUTHENTICATED");
   });
 
-  test("a bad PEM is a configuration error", async () => {
+  test("a bad PEM is a configuration error: refused at startup when it is not a public key, INTERNAL when it does not import", async () => {
+    expect(() => createPlatform({ logger: false, auth: { jwt: { publicKey: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----" } } })).toThrow(/PEM SPKI/);
     const platform = createPlatform({ logger: false, auth: { jwt: { publicKey: "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----" } } });
     const error = await failure(platform.authenticate(request({ authorization: `Bearer ${await rs256({ sub: "bob" })}` }), "reader"));
-    expect(error.code).toBe("INVALID_ARGUMENT");
+    expect(error.code).toBe("INTERNAL");
   });
 
   test("a JWKS URL is fetched once and verifies tokens by key id", async () => {

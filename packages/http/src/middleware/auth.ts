@@ -177,11 +177,16 @@ function jwtVerifier(config: JwtConfig): (token: string) => Promise<Principal> {
     const key = new TextEncoder().encode(config.secret);
     verify = async (token) => (await jwtVerify(token, key, { ...claims, algorithms: ["HS256"] })).payload;
   } else if (config.publicKey !== undefined) {
-    const pem = config.publicKey;
+    const pem = config.publicKey.trim();
+    // The import is async, so only the shape can be checked at startup; that catches a certificate or private key passed by mistake.
+    if (!/^-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----$/.test(pem)) {
+      throw new GamifyError("INVALID_ARGUMENT", "auth.jwt.publicKey must be a PEM SPKI public key (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----).");
+    }
     let key: ReturnType<typeof importSPKI> | undefined;
     verify = async (token) => {
       key ??= importSPKI(pem, "RS256").catch((cause: unknown) => {
-        throw new GamifyError("INVALID_ARGUMENT", "auth.jwt.publicKey is not a PEM SPKI public key (-----BEGIN PUBLIC KEY-----).", { cause });
+        // A server misconfiguration, not the caller's fault: a 500 that the log explains.
+        throw new GamifyError("INTERNAL", "auth.jwt.publicKey could not be imported as an RS256 public key; check the PEM.", { cause });
       });
       return (await jwtVerify(token, await key, { ...claims, algorithms: ["RS256"] })).payload;
     };
