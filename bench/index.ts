@@ -7,6 +7,7 @@
  */
 import { engineBench } from "./engine.js";
 import { fileBench } from "./file.js";
+import { httpBench } from "./http.js";
 import { leaderboardBench } from "./leaderboards.js";
 import { describeMachine, machine } from "./machine.js";
 import { redisBench } from "./redis.js";
@@ -27,6 +28,7 @@ const areas: Area[] = [
   { key: "postgres", run: postgresBench },
   { key: "mysql", run: mysqlBench },
   { key: "file", run: fileBench },
+  { key: "http", run: httpBench },
 ];
 
 const args = process.argv.slice(2);
