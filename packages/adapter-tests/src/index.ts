@@ -9,6 +9,7 @@
  */
 export { storageSuite } from "./storage-suite.js";
 export { leaderboardSuite } from "./leaderboard-suite.js";
+export type { LeaderboardSuiteOptions } from "./leaderboard-suite.js";
 export { analyticsSuite } from "./analytics-suite.js";
 export { expectGamifyError } from "./helpers.js";
 export type { SuiteOptions, SuiteRunner } from "./helpers.js";

@@ -36,6 +36,7 @@ export function createFinisher({ boards, store, storage, emitter, clock }: Finis
   /** The earliest instant at which another bucket becomes due; -Infinity until the first pass. */
   let nextCheckAt = finishing.length === 0 ? Infinity : -Infinity;
   let inFlight: Promise<unknown> | undefined;
+  let pokedDuringPass = false;
 
   const remember = (set: Set<string>, key: string): void => {
     if (set.size >= MAX_MEMO) set.clear();
@@ -137,28 +138,40 @@ export function createFinisher({ boards, store, storage, emitter, clock }: Finis
     return events;
   };
 
+  /** Starts a background pass when a bucket has become due; `track` keeps it visible to close(). */
+  const poke = (track: (work: () => Promise<unknown>) => void): void => {
+    if (inFlight !== undefined) {
+      // Look again when the running pass ends: the clock may have passed another period end.
+      pokedDuringPass = true;
+      return;
+    }
+    const now = clock();
+    if (now < nextCheckAt) return;
+    // Until the pass completes, later pokes wait for it instead of starting another.
+    nextCheckAt = Infinity;
+    track(() => {
+      inFlight = finish(now)
+        .catch((error: unknown) => {
+          nextCheckAt = now; // try again on the next poke
+          emitter.reportError(error);
+        })
+        .finally(() => {
+          inFlight = undefined;
+          if (pokedDuringPass) {
+            pokedDuringPass = false;
+            poke(track);
+          }
+        });
+      return inFlight;
+    });
+  };
+
   return {
     /** True when any metric finishes periods. */
     enabled: finishing.length > 0,
     finish,
 
-    /** Starts a background pass when a bucket has become due; `track` keeps it visible to close(). */
-    poke(track: (work: () => Promise<unknown>) => void): void {
-      if (inFlight !== undefined) return;
-      const now = clock();
-      if (now < nextCheckAt) return;
-      // Until the pass completes, later pokes wait for it instead of starting another.
-      nextCheckAt = Infinity;
-      track(() => {
-        inFlight = finish(now)
-          .catch((error: unknown) => {
-            nextCheckAt = now; // try again on the next poke
-            emitter.reportError(error);
-          })
-          .finally(() => (inFlight = undefined));
-        return inFlight;
-      });
-    },
+    poke,
 
     /**
      * Registers scoped boards of finishing periods before an award writes them, so a later pass

@@ -14,7 +14,24 @@ import { award, countingIo, removeTempDirs, tempDir } from "./helpers.js";
 afterAll(removeTempDirs);
 
 storageSuite({ describe, test }, async () => fileStorage({ directory: await tempDir() }), { name: "file" });
-leaderboardSuite({ describe, test }, async () => fileLeaderboards({ directory: await tempDir() }), { name: "file" });
+// Each board store shares its directory with a storage, which the suite's engines use.
+const storages = new WeakMap<object, FileStores["storage"]>();
+leaderboardSuite(
+  { describe, test },
+  async () => {
+    const stores = fileStores({ directory: await tempDir() });
+    storages.set(stores.leaderboardStore, stores.storage);
+    return stores.leaderboardStore;
+  },
+  {
+    name: "file",
+    storage: (store) => {
+      const storage = storages.get(store);
+      if (storage === undefined) throw new Error("the suite passed a board store this file did not create");
+      return storage;
+    },
+  },
+);
 analyticsSuite({ describe, test }, async ({ timeZone }) => fileAnalytics({ directory: await tempDir(), timeZone }), { name: "file" });
 
 const DAY = 86_400_000;

@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { afterAll, describe, test } from "vitest";
 import { Redis } from "ioredis";
-import { createGamify, type Storage } from "@gamifykit/core";
-import { findTestServer, storageSuite } from "@gamifykit/adapter-tests";
-import { redisStores } from "../src/index.js";
+import { createGamify, type LeaderboardStore, type Storage } from "@gamifykit/core";
+import { findTestServer, leaderboardSuite, storageSuite } from "@gamifykit/adapter-tests";
+import { redisLeaderboards, redisStorage, redisStores } from "../src/index.js";
 import { deletePrefix, prefixer, runId } from "./helpers.js";
 
 const server = await findTestServer("redis");
@@ -42,4 +42,18 @@ describe.runIf(server)("redis, boards in the award script", () => {
   });
 
   storageSuite({ describe, test }, fusedStorage, { name: "redis, fused" });
+
+  // The leaderboard suite with engines whose storage owns the board store: every board an award
+  // moves (periods, seasons, scopes) is written by the award script, and claims go to Redis.
+  const prefixes = new WeakMap<LeaderboardStore, string>();
+  leaderboardSuite(
+    { describe, test },
+    () => {
+      const prefix = keyPrefix();
+      const store = redisLeaderboards({ client, keyPrefix: prefix });
+      prefixes.set(store, prefix);
+      return store;
+    },
+    { name: "redis, fused", storage: (store) => redisStorage({ client, keyPrefix: prefixes.get(store) ?? keyPrefix(), leaderboards: store }) },
+  );
 });
