@@ -12,6 +12,8 @@ export interface HttpApp {
   readonly listener: (req: IncomingMessage, res: ServerResponse) => void;
   /** Wires WebSocket upgrades onto the server. */
   attach(server: Server): void;
+  /** Open SSE and WebSocket connections; undefined when realtime is off. */
+  connections(): { readonly sse: number; readonly ws: number } | undefined;
   /** Ends SSE streams and WebSockets (first step of a shutdown). */
   closeRealtime(): Promise<void>;
   /** Closes the platform (rate-limit Redis, timers) and the bus. */
@@ -60,6 +62,7 @@ export async function buildHttp(gamify: Gamify, config: ServerConfig, logger: Lo
     attach(server) {
       if (realtime) attachWebSocket(server, handler, { trustProxy: config.trustProxy });
     },
+    connections: () => (realtime ? { ...realtime.connections } : undefined),
     closeRealtime,
     async close() {
       await closeRealtime();

@@ -21,6 +21,8 @@ export interface RunningServer {
   readonly url: string;
   /** True once a shutdown has begun. */
   readonly closing: boolean;
+  /** Open realtime connections (SSE streams and WebSockets); undefined when realtime is off. */
+  readonly realtimeConnections: { readonly sse: number; readonly ws: number } | undefined;
   /**
    * Shuts down gracefully: stops accepting connections, answers `/readyz` with 503, ends the
    * realtime streams, lets in-flight requests finish (up to `shutdownTimeoutMs`, then cuts their
@@ -128,6 +130,9 @@ export async function startServer(config: ServerConfig = loadConfig(process.env)
     url,
     get closing() {
       return closing;
+    },
+    get realtimeConnections() {
+      return app.connections();
     },
     close: shutdown,
   };
