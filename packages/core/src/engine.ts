@@ -603,7 +603,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
 function checkFinishMode(value: unknown): "lazy" | "manual" | { intervalMs: number } {
   if (value === "lazy" || value === "manual") return value;
   if (value !== null && typeof value === "object" && "intervalMs" in value) {
-    return { intervalMs: checkCount((value as { intervalMs: unknown }).intervalMs, "finishLeaderboards.intervalMs", { min: 1000, max: 86_400_000 }) };
+    return { intervalMs: checkCount((value as { intervalMs: unknown }).intervalMs, "finishLeaderboards.intervalMs", { min: 10, max: 86_400_000 }) };
   }
   throw invalidArgument(`finishLeaderboards must be "lazy", "manual" or { intervalMs }; got ${describe(value)}.`, { field: "finishLeaderboards" });
 }
