@@ -4,11 +4,12 @@
  * the client goes away so server-sent event streams end). Works as a node:http request
  * listener, as express middleware, and inside fastify (see the README).
  */
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+// Type-only node imports: the package entry must load on edge runtimes, which lack node:http.
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { setClientIp } from "./client-ip.js";
 import type { GamifyHandler } from "./handler.js";
-import { problem } from "./problem.js";
+import { problem, statusText } from "./problem.js";
 
 /** Options of {@link toNodeHandler} and {@link attachWebSocket}. */
 export interface NodeHandlerOptions {
@@ -274,7 +275,7 @@ export function attachWebSocket(server: UpgradeEmitter, handler: GamifyHandler, 
 /** Answers on a raw socket (an upgrade that is refused) and closes it. */
 function writeRaw(socket: Duplex, status: number, headers: Record<string, string>, body: Buffer): void {
   if (socket.destroyed) return;
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`];
+  const lines = [`HTTP/1.1 ${status} ${statusText(status)}`];
   for (const [name, value] of Object.entries(headers)) {
     if (name !== "content-length" && name !== "connection" && name !== "transfer-encoding") lines.push(`${name}: ${value}`);
   }

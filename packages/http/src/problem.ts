@@ -39,6 +39,11 @@ const TITLES: Readonly<Record<number, string>> = {
   503: "Service Unavailable",
 };
 
+/** The reason phrase of a status this API answers with ("Error" for others). */
+export function statusText(status: number): string {
+  return TITLES[status] ?? "Error";
+}
+
 /** What the body of a 5xx says: nothing from the error itself, which may name hosts or queries. */
 const SERVER_DETAIL: Readonly<Record<number, string>> = {
   500: "An unexpected error occurred. The server log has the details under this request's id.",

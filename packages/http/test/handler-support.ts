@@ -64,10 +64,10 @@ export async function call(
   handler: GamifyHandler,
   method: string,
   path: string,
-  init: { body?: unknown; rawBody?: BodyInit; headers?: Record<string, string> } = {},
+  init: { body?: unknown; rawBody?: RequestInit["body"]; headers?: Record<string, string> } = {},
 ): Promise<Call> {
   const headers = new Headers(init.headers);
-  let body: BodyInit | undefined = init.rawBody;
+  let body: RequestInit["body"] = init.rawBody;
   if (init.body !== undefined && body === undefined) {
     body = JSON.stringify(init.body);
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
