@@ -3,7 +3,7 @@ import type { BoardRef } from "./events.js";
 import { defaultSettings, parseLeaderboardConfigs, seasonAt, type BoardSettings } from "./leaderboard-config.js";
 import type { LeaderboardConfig } from "./options.js";
 import { periodKey, periodRange, periodRangeAt } from "./periods.js";
-import type { BoardUpdate, LeaderboardPeriod, LeaderboardStore, RankedEntry, RankMode } from "./types.js";
+import type { LeaderboardPeriod, LeaderboardStore, RankedEntry, RankMode } from "./types.js";
 import { PERIODS } from "./types.js";
 import { checkCount, checkRankMode, checkTimestamp, checkUserId, describe } from "./validate.js";
 
@@ -189,11 +189,6 @@ export function createLeaderboards(store: LeaderboardStore, configs: readonly Le
     isFinished,
     info,
     boardsAt,
-
-    /** Store updates for an award: its open boards, with their expiry. */
-    updatesFor(metric: string, at: number, scopes: readonly string[], now: number): BoardUpdate[] {
-      return boardsAt(metric, at, scopes, now).map(({ board, expiresAt }) => (expiresAt === undefined ? { board } : { board, expiresAt }));
-    },
 
     /**
      * A read view. `run` is the engine's guard that refuses calls after close; `touched` runs
