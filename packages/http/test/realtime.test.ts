@@ -3,7 +3,8 @@ import { afterEach, describe, test } from "vitest";
 import { createGamify, levels, type Gamify, type GamifyEvent } from "@gamifykit/core";
 import { expectGamifyError } from "@gamifykit/adapter-tests";
 import { createRealtime, matchesFilter, type RealtimeHub, type RealtimeOptions } from "../src/realtime/index.js";
-import { SseReader, openDeadWs, openSse, openWs, serveHub, waitFor, type LoopbackServer } from "./realtime-support.js";
+import net from "node:net";
+import { READER_KEY, SseReader, openDeadWs, openSse, openWs, serveHandler, serveHub, waitFor, type LoopbackServer } from "./realtime-support.js";
 
 /** Everything a test opened, closed after it. */
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -193,6 +194,29 @@ describe("server-sent events", () => {
     assert.equal(hub.connections.sse, 0);
     await reader.end();
     assert.equal((reader.error as { code?: string }).code, "CLOSED");
+  });
+
+  test("over HTTP, through the handler and the Node adapter, a client that stops reading its socket is dropped", async () => {
+    const gk = createGamify();
+    const hub = createRealtime(gk, { maxQueuedEvents: 10 });
+    const server = await serveHandler(gk, hub);
+    cleanup.push(() => gk.close(), () => hub.close(), () => server.close());
+    const { port } = new URL(server.url);
+    const socket = net.connect(Number(port), "127.0.0.1");
+    cleanup.push(() => void socket.destroy());
+    socket.write(`GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${READER_KEY}\r\nAccept: text/event-stream\r\n\r\n`);
+    await waitFor(() => hub.connections.sse === 1);
+    // Never read: the kernel buffers fill, the adapter stops pulling, the hub's queue fills.
+    socket.pause();
+    const metadata = { blob: "x".repeat(16_000) };
+    let sent = 0;
+    while (hub.connections.sse === 1 && sent < 5000) {
+      await gk.addPoints("alice", 1, { metadata });
+      sent++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(hub.connections.sse, 0, `still connected after ${sent} events`);
+    assert.ok(sent > 10, "the socket buffers absorbed some events first");
   });
 
   test("a reader that leaves even a little unread for two heartbeats is dropped", async () => {
