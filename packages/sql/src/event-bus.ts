@@ -161,11 +161,15 @@ export function postgresEventBus(options: PostgresEventBusOptions): EventBus & {
     let client: PgClient | undefined;
     try {
       const { Client } = await loadPg();
+      // TCP keepalive, so a connection that dies silently (a NAT or firewall forgetting it) is
+      // noticed and replaced instead of listening to nothing forever.
       if (hostPool !== undefined) {
         const Ctor = ((hostPool as { Client?: typeof PgClient }).Client ?? Client) as typeof PgClient;
-        client = new Ctor(hostPool.options as ClientConfig);
+        const options = hostPool.options as ClientConfig;
+        // pg-pool keeps the password non-enumerable: copy it by name.
+        client = new Ctor({ ...options, ...(options.password === undefined ? {} : { password: options.password }), keepAlive: true });
       } else {
-        client = new Client({ connectionString: url });
+        client = new Client({ connectionString: url, keepAlive: true });
       }
       const current = client;
       let lost = false;
