@@ -1,7 +1,8 @@
 import { checkCount, checkRankMode as checkMode, checkScore, GamifyError, type LeaderboardStore, type RankMode, type RankedEntry } from "@gamifykit/core";
-import { sql, type Expression, type SqlBool } from "kysely";
+import { sql, type Expression, type RawBuilder, type SqlBool } from "kysely";
 import { Lifecycle, SqlHandle, num, type Db, type Trx } from "./connection.js";
 import { upsert } from "./dialect.js";
+import { BUCKET_BITS, BUCKET_LEVELS } from "./migrations.js";
 import type { SqlLeaderboardsOptions } from "./options.js";
 import { KeyedQueue } from "./queue.js";
 
@@ -16,15 +17,40 @@ type Update = { readonly board: string; readonly delta: number; readonly expires
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+const FANOUT = 2 ** BUCKET_BITS;
+
+/** The level-`level` bucket of a score: floor(score / 64^level), exact for safe integers. */
+const bucketOf = (score: number, level: number): number => Math.floor(score / 2 ** (BUCKET_BITS * level));
+
+/** What one ranking statement counts; `tie` and `self` are optional. */
+interface Counts {
+  /** Entries with a higher score. */
+  above: number;
+  /** Distinct higher scores. */
+  distinctAbove: number;
+  /** Entries with the same score and a smaller seq (when asked for). */
+  tiedBefore: number;
+  /** Entries with exactly the score (when asked for). */
+  equal: number;
+  /** Entries on the board (when asked for). */
+  size: number;
+  /** The user's score and seq as the same statement saw them (when asked for). */
+  self: { score: number; seq: number } | undefined;
+}
+
 /**
  * A {@link LeaderboardStore} on PostgreSQL or MySQL/MariaDB.
  *
  * Entries live in `board_entries (board, user_id, score, seq)` with an index on
- * `(board, score DESC, seq)`, so top-N pages are index range scans. A `board_scores (board, score, n)`
- * table counts the entries at each score and is updated in the same transaction as every score
- * change; a standard rank is then 1 + the sum of `n` over the distinct scores above the user, a
- * dense rank 1 + their count, and an ordinal rank adds the tied entries with a smaller `seq`.
- * Cost grows with the number of distinct scores above the user, not with rows.
+ * `(board, score DESC, seq)`, so top-N pages and the neighbours of a user are index range scans.
+ * Counts are kept in two tables updated in the same transaction as every score change:
+ * `board_scores (board, score, n)` holds the entries at each score, and `board_buckets (board,
+ * level, bucket, n, d)` the entries (`n`) and distinct scores (`d`) in each bucket of 64^level
+ * consecutive scores, for levels 1 to 8 (a tree with fan-out 64 over the whole safe-integer range).
+ * The entries above a score `s` are, at each level, the buckets after `s`'s own bucket inside the
+ * same parent: at most 63 rows per level and 9 levels, whatever the board's size. A standard rank is
+ * 1 + the sum of `n` over those rows, a dense rank 1 + the sum of `d`, and an ordinal rank adds the
+ * tied entries with a smaller `seq` (an index range over the ties).
  *
  * Writes lock a per-user row first, then boards, entries and score counters in sorted order, so
  * concurrent writers cannot deadlock on each other; deadlocks with the expiry sweep are retried.
@@ -66,7 +92,10 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
 
   /**
    * Adds `n` to the counter of each (board, score), in (board, score) order so two writers always
-   * lock counter rows in the same order, then deletes counters that reached zero.
+   * lock counter rows in the same order, deletes counters that reached zero, then moves the bucket
+   * counts of every level the same way (a score whose counter appeared or vanished also changes
+   * its buckets' distinct counts). Buckets shared by the old and the new score cancel out, so a
+   * small increment usually touches no bucket at all.
    */
   const moveCounts = async (trx: Trx, moves: readonly { board: string; score: number; n: number }[]): Promise<void> => {
     const merged = new Map<string, { board: string; score: number; n: number }>();
@@ -81,19 +110,58 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
     const counted = upsert(dialect, t.boardScores, trx.insertInto(t.boardScores).values(rows), ["board", "score"], (incoming, stored) => ({
       n: sql`${stored("n")} + ${incoming("n")}`,
     }));
-    let emptied = rows.filter((r) => r.n < 0);
+    let after: { board: string; score: number; n: number }[];
     if (dialect === "postgres") {
-      // RETURNING says which counters hit zero, saving a delete when none did.
-      const after = await counted.returning(["board", "score", "n"]).execute();
-      emptied = after.filter((r) => num(r.n) <= 0).map((r) => ({ board: String(r.board), score: num(r.score), n: 0 }));
+      // RETURNING gives the counters after the change in the same round trip.
+      after = (await counted.returning(["board", "score", "n"]).execute()).map((r) => ({ board: String(r.board), score: num(r.score), n: num(r.n) }));
     } else {
       await counted.execute();
+      // The rows are locked by this transaction now, so this read sees their current values.
+      const read = await trx
+        .selectFrom(t.boardScores)
+        .select(["board", "score", "n"])
+        .where((eb) => eb.or(rows.map((r) => eb.and([eb("board", "=", r.board), eb("score", "=", r.score)]))))
+        .execute();
+      after = read.map((r) => ({ board: String(r.board), score: num(r.score), n: num(r.n) }));
+    }
+    const now = new Map(after.map((r) => [`${r.score}\u0000${r.board}`, r.n]));
+    const emptied: { board: string; score: number }[] = [];
+    const buckets = new Map<string, { board: string; level: number; bucket: number; n: number; d: number }>();
+    for (const r of rows) {
+      const n = now.get(`${r.score}\u0000${r.board}`) ?? 0;
+      // A counter equal to its own change did not exist before (counters never sit at zero).
+      const d = n <= 0 ? -1 : n === r.n ? 1 : 0;
+      if (n <= 0) emptied.push(r);
+      for (let level = 1; level <= BUCKET_LEVELS; level++) {
+        const bucket = bucketOf(r.score, level);
+        const key = `${level}\u0000${bucket}\u0000${r.board}`;
+        const entry = buckets.get(key) ?? { board: r.board, level, bucket, n: 0, d: 0 };
+        entry.n += r.n;
+        entry.d += d;
+        buckets.set(key, entry);
+      }
     }
     if (emptied.length > 0) {
       // Only rows this transaction already locked, so the delete waits on nobody.
       await trx
         .deleteFrom(t.boardScores)
         .where((eb) => eb.or(emptied.map((r) => eb.and([eb("board", "=", r.board), eb("score", "=", r.score)]))))
+        .where("n", "<=", 0)
+        .execute();
+    }
+    const moved = [...buckets.values()]
+      .filter((b) => b.n !== 0 || b.d !== 0)
+      .sort((a, b) => byString(a.board, b.board) || a.level - b.level || a.bucket - b.bucket);
+    if (moved.length === 0) return;
+    await upsert(dialect, t.boardBuckets, trx.insertInto(t.boardBuckets).values(moved), ["board", "level", "bucket"], (incoming, stored) => ({
+      n: sql`${stored("n")} + ${incoming("n")}`,
+      d: sql`${stored("d")} + ${incoming("d")}`,
+    })).execute();
+    const shrunk = moved.filter((b) => b.n < 0);
+    if (shrunk.length > 0) {
+      await trx
+        .deleteFrom(t.boardBuckets)
+        .where((eb) => eb.or(shrunk.map((b) => eb.and([eb("board", "=", b.board), eb("level", "=", b.level), eb("bucket", "=", b.bucket)]))))
         .where("n", "<=", 0)
         .execute();
     }
@@ -107,6 +175,7 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       if (row === undefined) return;
       await trx.deleteFrom(t.boardEntries).where("board", "=", board).execute();
       await trx.deleteFrom(t.boardScores).where("board", "=", board).execute();
+      await trx.deleteFrom(t.boardBuckets).where("board", "=", board).execute();
       await trx.deleteFrom(t.boards).where("board", "=", board).execute();
     });
 
@@ -221,31 +290,106 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       return rows.length;
     }));
 
-  /** The user's entry with the counts its ranks derive from, or undefined. */
+  /**
+   * One statement that counts, for a score `s`: the entries and distinct scores above it (at each
+   * level, the sibling buckets after `s`'s own), optionally the ties before `seq`, the board's
+   * size (its top-level buckets) and a user's current score and seq. Every arm is an index range
+   * scan of at most 63 rows, except the ties, which are as many as there are.
+   */
+  const countsFor = async (
+    db: Db | Trx,
+    board: string,
+    score: number,
+    options: { tiesBefore?: number; equal?: boolean; size?: boolean; self?: string } = {},
+  ): Promise<Counts> => {
+    const scores = sql.table(t.boardScores);
+    const buckets = sql.table(t.boardBuckets);
+    const entries = sql.table(t.boardEntries);
+    const arms: RawBuilder<unknown>[] = [];
+    for (let level = 0; level <= BUCKET_LEVELS; level++) {
+      const own = bucketOf(score, level);
+      // Siblings end where the parent ends; the top level has no parent.
+      const end = level === BUCKET_LEVELS ? undefined : (bucketOf(score, level + 1) + 1) * FANOUT;
+      if (end !== undefined && own + 1 >= end) continue;
+      const upper = end === undefined ? sql`` : level === 0 ? sql` AND score < ${end}` : sql` AND bucket < ${end}`;
+      arms.push(
+        level === 0
+          ? sql`SELECT 0 AS k, COALESCE(SUM(n), 0) AS a, COUNT(*) AS b FROM ${scores} WHERE board = ${board} AND score > ${own}${upper}`
+          : sql`SELECT 0 AS k, COALESCE(SUM(n), 0) AS a, COALESCE(SUM(d), 0) AS b FROM ${buckets} WHERE board = ${board} AND level = ${level} AND bucket > ${own}${upper}`,
+      );
+    }
+    if (options.tiesBefore !== undefined) {
+      arms.push(sql`SELECT 1 AS k, COUNT(*) AS a, 0 AS b FROM ${entries} WHERE board = ${board} AND score = ${score} AND seq < ${options.tiesBefore}`);
+    }
+    if (options.equal === true) {
+      arms.push(sql`SELECT 4 AS k, n AS a, 0 AS b FROM ${scores} WHERE board = ${board} AND score = ${score}`);
+    }
+    if (options.size === true) {
+      arms.push(sql`SELECT 2 AS k, COALESCE(SUM(n), 0) AS a, 0 AS b FROM ${buckets} WHERE board = ${board} AND level = ${BUCKET_LEVELS}`);
+    }
+    if (options.self !== undefined) {
+      arms.push(sql`SELECT 3 AS k, score AS a, seq AS b FROM ${entries} WHERE board = ${board} AND user_id = ${options.self}`);
+    }
+    const result = await sql<{ k: unknown; a: unknown; b: unknown }>`${sql.join(arms, sql` UNION ALL `)}`.execute(db);
+    const counts: Counts = { above: 0, distinctAbove: 0, tiedBefore: 0, equal: 0, size: 0, self: undefined };
+    for (const row of result.rows) {
+      const k = num(row.k);
+      if (k === 0) {
+        counts.above += num(row.a);
+        counts.distinctAbove += num(row.b);
+      } else if (k === 1) counts.tiedBefore = num(row.a);
+      else if (k === 2) counts.size = num(row.a);
+      else if (k === 4) counts.equal = num(row.a);
+      else counts.self = { score: num(row.a), seq: num(row.b) };
+    }
+    return counts;
+  };
+
+  /** The user's score and seq on a live board, or undefined. */
   const entryOf = async (db: Db | Trx, board: string, userId: string, now: number) => {
-    const e = sql.table(t.boardEntries);
-    const s = sql.table(t.boardScores);
-    const result = await sql<{ score: unknown; above: unknown; distinct_above: unknown; tied_before: unknown }>`
-      SELECT e.score AS score,
-        (SELECT COALESCE(SUM(s.n), 0) FROM ${s} s WHERE s.board = e.board AND s.score > e.score) AS above,
-        (SELECT COUNT(*) FROM ${s} s WHERE s.board = e.board AND s.score > e.score) AS distinct_above,
-        (SELECT COUNT(*) FROM ${e} x WHERE x.board = e.board AND x.score = e.score AND x.seq < e.seq) AS tied_before
-      FROM ${e} e
-      WHERE e.board = ${board} AND e.user_id = ${userId} AND ${live(board, now)}`.execute(db);
-    const row = result.rows[0];
-    if (row === undefined) return undefined;
-    const above = num(row.above);
-    return { score: num(row.score), above, distinctAbove: num(row.distinct_above), position: above + num(row.tied_before) };
+    const row = await db
+      .selectFrom(t.boardEntries)
+      .select(["score", "seq"])
+      .where("board", "=", board)
+      .where("user_id", "=", userId)
+      .where(live(board, now))
+      .executeTakeFirst();
+    return row === undefined ? undefined : { score: num(row.score), seq: num(row.seq) };
   };
 
   const countOf = async (db: Db | Trx, board: string, now: number): Promise<number> => {
     const row = await db
-      .selectFrom(t.boardScores)
+      .selectFrom(t.boardBuckets)
       .select(sql<unknown>`COALESCE(SUM(${sql.ref("n")}), 0)`.as("n"))
       .where("board", "=", board)
+      .where("level", "=", BUCKET_LEVELS)
       .where(live(board, now))
       .executeTakeFirst();
     return num(row?.n);
+  };
+
+  /** Ranks rows that follow each other on the board, given the first row's rank. */
+  const ranked = (rows: readonly { user_id: unknown; score: unknown }[], firstPosition: number, firstRank: number, mode: RankMode): RankedEntry[] => {
+    const out: RankedEntry[] = [];
+    let rank = firstRank;
+    let prev = Number.NaN;
+    rows.forEach((row, i) => {
+      const score = num(row.score);
+      if (mode === "ordinal") rank = firstPosition + i + 1;
+      // Within a page every score between two neighbours is present, so ranks follow by counting.
+      else if (i > 0 && score !== prev) rank = mode === "standard" ? firstPosition + i + 1 : rank + 1;
+      prev = score;
+      out.push({ userId: String(row.user_id), score, rank });
+    });
+    return out;
+  };
+
+  /** The standard or dense rank of the best entry with `score` (the ordinal rank needs no query). */
+  const rankOfScore = async (db: Db | Trx, board: string, score: number, position: number, mode: RankMode): Promise<number> => {
+    // The top of the board ranks first in every mode.
+    if (mode === "ordinal" || position === 0) return position + 1;
+    const counts = await countsFor(db, board, score);
+    return 1 + (mode === "standard" ? counts.above : counts.distinctAbove);
   };
 
   /** Entries at ordinal positions [offset, offset + limit), ranked by `mode`. */
@@ -263,27 +407,30 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       .execute();
     const first = rows[0];
     if (first === undefined) return [];
-    let rank = offset + 1;
-    if (mode !== "ordinal") {
-      const counted = await db
-        .selectFrom(t.boardScores)
-        .select([sql<unknown>`COALESCE(SUM(${sql.ref("n")}), 0)`.as("above"), sql<unknown>`COUNT(*)`.as("distinct_above")])
-        .where("board", "=", board)
-        .where("score", ">", num(first.score))
-        .executeTakeFirst();
-      rank = 1 + num(mode === "standard" ? counted?.above : counted?.distinct_above);
+    return ranked(rows, offset, await rankOfScore(db, board, num(first.score), offset, mode), mode);
+  };
+
+  /**
+   * Up to `before` entries ranked just above `(score, seq)`, the entry itself and up to `after`
+   * below it, in board order: four index range scans from the user outwards, not an OFFSET.
+   */
+  const neighbours = async (db: Db | Trx, board: string, score: number, seq: number, before: number, after: number) => {
+    const e = sql.table(t.boardEntries);
+    const cols = sql`user_id, score, seq`;
+    const arms: RawBuilder<unknown>[] = [];
+    if (before > 0) {
+      arms.push(sql`(SELECT ${cols} FROM ${e} WHERE board = ${board} AND score = ${score} AND seq < ${seq} ORDER BY seq DESC LIMIT ${before})`);
+      arms.push(sql`(SELECT ${cols} FROM ${e} WHERE board = ${board} AND score > ${score} ORDER BY score ASC, seq DESC LIMIT ${before})`);
     }
-    const out: RankedEntry[] = [];
-    let prev = Number.NaN;
-    rows.forEach((row, i) => {
-      const score = num(row.score);
-      if (mode === "ordinal") rank = offset + i + 1;
-      // Within a page every score between two neighbours is present, so ranks follow by counting.
-      else if (i > 0 && score !== prev) rank = mode === "standard" ? offset + i + 1 : rank + 1;
-      prev = score;
-      out.push({ userId: String(row.user_id), score, rank });
-    });
-    return out;
+    arms.push(sql`(SELECT ${cols} FROM ${e} WHERE board = ${board} AND score = ${score} AND seq >= ${seq} ORDER BY seq ASC LIMIT ${after + 1})`);
+    if (after > 0) arms.push(sql`(SELECT ${cols} FROM ${e} WHERE board = ${board} AND score < ${score} ORDER BY score DESC, seq ASC LIMIT ${after})`);
+    const result = await sql<{ user_id: unknown; score: unknown; seq: unknown }>`${sql.join(arms, sql` UNION ALL `)}`.execute(db);
+    const rows = result.rows
+      .map((r) => ({ user_id: r.user_id, score: num(r.score), seq: num(r.seq) }))
+      .sort((a, b) => b.score - a.score || a.seq - b.seq);
+    const self = rows.findIndex((r) => r.score === score && r.seq === seq);
+    if (self < 0) return [];
+    return rows.slice(Math.max(0, self - before), self + after + 1);
   };
 
   /** Runs reads that must agree with each other in one REPEATABLE READ snapshot. */
@@ -343,6 +490,8 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       const limit = checkCount(options.limit, "limit", { max: Number.MAX_SAFE_INTEGER });
       const mode = checkMode(options.mode);
       const now = clock();
+      // One statement needs no snapshot: ordinal ranks, or a page from the top, need no counts.
+      if (mode === "ordinal" || offset === 0) return handle.run("leaderboard top", (db) => page(db, board, offset, limit, mode, now));
       return snapshot("leaderboard top", (trx) => page(trx, board, offset, limit, mode, now));
     },
 
@@ -350,10 +499,26 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       life.check();
       checkMode(mode);
       const now = clock();
-      const entry = await handle.run("leaderboard rank", (db) => entryOf(db, board, userId, now));
-      if (entry === undefined) return null;
-      const rank = mode === "ordinal" ? entry.position : mode === "standard" ? entry.above : entry.distinctAbove;
-      return { userId, score: entry.score, rank: rank + 1 };
+      return handle.run("leaderboard rank", async (db) => {
+        const rankFrom = (score: number, counts: Counts): RankedEntry => {
+          const rank = mode === "ordinal" ? counts.above + counts.tiedBefore : mode === "standard" ? counts.above : counts.distinctAbove;
+          return { userId, score, rank: rank + 1 };
+        };
+        // Two statements, no transaction: the counts re-read the user's entry, and when a write
+        // moved it in between, count again for the new score; after a few tries, use a snapshot.
+        let entry = await entryOf(db, board, userId, now);
+        for (let attempt = 0; attempt < 3 && entry !== undefined; attempt++) {
+          const counts = await countsFor(db, board, entry.score, { self: userId, ...(mode === "ordinal" ? { tiesBefore: entry.seq } : {}) });
+          if (counts.self?.score === entry.score && counts.self.seq === entry.seq) return rankFrom(entry.score, counts);
+          entry = counts.self;
+        }
+        if (entry === undefined) return null;
+        return snapshot("leaderboard rank", async (trx) => {
+          const settled = await entryOf(trx, board, userId, now);
+          if (settled === undefined) return null;
+          return rankFrom(settled.score, await countsFor(trx, board, settled.score, { tiesBefore: settled.seq }));
+        });
+      });
     },
 
     async around(board: string, userId: string, options: { radius: number; mode: RankMode }): Promise<RankedEntry[]> {
@@ -364,11 +529,20 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       return snapshot("leaderboard around", async (trx) => {
         const entry = await entryOf(trx, board, userId, now);
         if (entry === undefined) return [];
-        const size = await countOf(trx, board, now);
+        const counts = await countsFor(trx, board, entry.score, { tiesBefore: entry.seq, size: true });
+        const position = counts.above + counts.tiedBefore;
         const width = 2 * radius + 1;
         // Shift the window off the edges so it stays full when the board is big enough.
-        const start = Math.max(0, Math.min(entry.position - radius, size - width));
-        return page(trx, board, start, width, mode, now);
+        const start = Math.max(0, Math.min(position - radius, counts.size - width));
+        const rows = await neighbours(trx, board, entry.score, entry.seq, position - start, start + width - 1 - position);
+        const first = rows[0];
+        if (first === undefined) return [];
+        // The user's own counts give the first row's rank when it shares the user's score.
+        const firstRank =
+          mode === "ordinal" || first.score !== entry.score
+            ? await rankOfScore(trx, board, first.score, start, mode)
+            : 1 + (mode === "standard" ? counts.above : counts.distinctAbove);
+        return ranked(rows, start, firstRank, mode);
       });
     },
 
@@ -386,19 +560,12 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       const now = clock();
       // Stored scores are safe integers: "above x" is "above floor(x)", and only an integer can be equal.
       const floor = Math.max(Number.MIN_SAFE_INTEGER - 1, Math.min(Number.MAX_SAFE_INTEGER, Math.floor(score)));
-      const exact = Number.isInteger(score);
+      const exact = Number.isSafeInteger(score);
       return handle.run("leaderboard countAround", async (db) => {
-        const row = await db
-          .selectFrom(t.boardScores)
-          .select([
-            sql<unknown>`COALESCE(SUM(CASE WHEN ${sql.ref("score")} > ${floor} THEN ${sql.ref("n")} ELSE 0 END), 0)`.as("above"),
-            sql<unknown>`COALESCE(SUM(CASE WHEN ${sql.ref("score")} = ${floor} THEN ${sql.ref("n")} ELSE 0 END), 0)`.as("equal"),
-          ])
-          .where("board", "=", board)
-          .where("score", ">=", floor)
-          .where(live(board, now))
-          .executeTakeFirst();
-        return { above: num(row?.above), equal: exact ? num(row?.equal) : 0 };
+        const expired = await db.selectFrom(t.boards).select("board").where("board", "=", board).where("expires_at", "<=", now).executeTakeFirst();
+        if (expired !== undefined) return { above: 0, equal: 0 };
+        const counts = await countsFor(db, board, floor, { equal: exact });
+        return { above: counts.above, equal: counts.equal };
       });
     },
 

@@ -1,4 +1,4 @@
-import { sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, type RawBuilder } from "kysely";
 import type { SqlDialectName } from "./options.js";
 import type { Tables } from "./tables.js";
 
@@ -208,9 +208,62 @@ function initial(dialect: SqlDialectName, t: Tables): Migration {
   };
 }
 
+/**
+ * Score buckets for ranks (see `leaderboards.ts`): level L (1..BUCKET_LEVELS) groups a board's
+ * scores by floor(score / 2^(BUCKET_BITS * L)); level 0 is board_scores itself.
+ */
+export const BUCKET_BITS = 6;
+export const BUCKET_LEVELS = 8;
+
+/** SQL for floor(expr / 2^bits) on a BIGINT, exact for every safe integer on both dialects. */
+export function floorShift(dialect: SqlDialectName, expr: RawBuilder<unknown>, bits: number): RawBuilder<unknown> {
+  // PostgreSQL's >> on bigint is an arithmetic shift, i.e. a floor division by 2^bits.
+  if (dialect === "postgres") return sql`(${expr} >> ${sql.lit(bits)})`;
+  // MySQL's >> is unsigned and DIV truncates toward zero, so negatives take the long way round.
+  const d = sql.lit(2 ** bits);
+  return sql`(CASE WHEN ${expr} >= 0 THEN ${expr} DIV ${d} ELSE -((-${expr} - 1) DIV ${d}) - 1 END)`;
+}
+
+/**
+ * 0002: board_buckets, so a rank sums at most 63 rows per level instead of one row per distinct
+ * score above the user; filled from board_scores for boards that already exist.
+ */
+function scoreBuckets(dialect: SqlDialectName, t: Tables): Migration {
+  const ty = types(dialect);
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await ty
+        .end(
+          db.schema
+            .createTable(t.boardBuckets)
+            .addColumn("board", KEY, (c) => c.notNull())
+            .addColumn("level", "smallint", (c) => c.notNull())
+            .addColumn("bucket", "bigint", (c) => c.notNull())
+            // n: entries with a score in the bucket; d: distinct scores among them.
+            .addColumn("n", "bigint", (c) => c.notNull())
+            .addColumn("d", "bigint", (c) => c.notNull())
+            .addPrimaryKeyConstraint(`${t.boardBuckets}_pk`, ["board", "level", "bucket"]),
+        )
+        .execute();
+      for (let level = 1; level <= BUCKET_LEVELS; level++) {
+        const bucket = floorShift(dialect, sql.ref("score"), BUCKET_BITS * level);
+        await sql`
+          INSERT INTO ${sql.table(t.boardBuckets)} (board, level, bucket, n, d)
+          SELECT board, ${sql.lit(level)}, ${bucket}, SUM(n), COUNT(*)
+          FROM ${sql.table(t.boardScores)}
+          GROUP BY board, ${bucket}`.execute(db);
+      }
+    },
+
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable(t.boardBuckets).ifExists().execute();
+    },
+  };
+}
+
 /** The adapter's migrations for one dialect and prefix, for Kysely's `Migrator`. */
 export function migrationProvider(dialect: SqlDialectName, tables: Tables): MigrationProvider {
   return {
-    getMigrations: async () => ({ "0001_initial": initial(dialect, tables) }),
+    getMigrations: async () => ({ "0001_initial": initial(dialect, tables), "0002_score_buckets": scoreBuckets(dialect, tables) }),
   };
 }

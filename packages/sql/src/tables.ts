@@ -10,6 +10,8 @@ export interface Tables {
   readonly boards: string;
   readonly boardEntries: string;
   readonly boardScores: string;
+  /** Entry and distinct-score counts per range of scores, in levels (see `leaderboards.ts`). */
+  readonly boardBuckets: string;
   readonly analyticsBuckets: string;
   readonly analyticsPoints: string;
   readonly analyticsUsers: string;
@@ -31,6 +33,7 @@ export function tableNames(prefix: string): Tables {
     boards: `${prefix}boards`,
     boardEntries: `${prefix}board_entries`,
     boardScores: `${prefix}board_scores`,
+    boardBuckets: `${prefix}board_buckets`,
     analyticsBuckets: `${prefix}analytics_buckets`,
     analyticsPoints: `${prefix}analytics_points`,
     analyticsUsers: `${prefix}analytics_users`,
