@@ -1,0 +1,118 @@
+/** The Node adapter on its own: backpressure, client IPs, and that the entry stays loadable on edge runtimes. */
+import { once } from "node:events";
+import { readdirSync, readFileSync } from "node:fs";
+import http, { type IncomingMessage } from "node:http";
+import net, { type AddressInfo } from "node:net";
+import { join } from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import { getClientIp, toNodeHandler } from "../src/index.js";
+import { clientAddress } from "../src/node.js";
+
+const servers: http.Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+async function listen(listener: http.RequestListener): Promise<number> {
+  const server = http.createServer(listener);
+  servers.push(server);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return (server.address() as AddressInfo).port;
+}
+
+describe("toNodeHandler", () => {
+  test("streams a large response with backpressure: a client that stops reading stops the producer", async () => {
+    const CHUNK = 1024 * 1024;
+    const TOTAL = 64;
+    let produced = 0;
+    const port = await listen(
+      toNodeHandler(
+        async () =>
+          new Response(
+            new ReadableStream<Uint8Array>({
+              pull(controller) {
+                if (produced === TOTAL) return controller.close();
+                produced++;
+                controller.enqueue(new Uint8Array(CHUNK).fill(97));
+              },
+            }),
+            { headers: { "content-type": "application/octet-stream" } },
+          ),
+      ),
+    );
+    const socket = net.connect(port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.pause();
+    socket.write("GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Socket buffers hold a few MiB; without backpressure all 64 would be produced by now.
+    expect(produced).toBeLessThan(24);
+    let received = 0;
+    socket.on("data", (chunk: Buffer) => (received += chunk.byteLength));
+    socket.resume();
+    await once(socket, "end");
+    expect(produced).toBe(TOTAL);
+    expect(received).toBeGreaterThan(TOTAL * CHUNK);
+  });
+
+  test("passes method, URL, headers and a streamed body to the fetch handler, and the socket's address as client IP", async () => {
+    let seen: { method: string; url: string; header: string | null; body: string; ip: string | undefined } | undefined;
+    const port = await listen(
+      toNodeHandler(async (request) => {
+        seen = { method: request.method, url: request.url, header: request.headers.get("x-thing"), body: await request.text(), ip: getClientIp(request) };
+        return new Response("ok", { status: 201, headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"]] });
+      }),
+    );
+    const response = await fetch(`http://127.0.0.1:${port}/p/q?x=1`, { method: "PUT", headers: { "x-thing": "yes" }, body: "hello" });
+    expect(response.status).toBe(201);
+    expect(response.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
+    expect(seen).toEqual({ method: "PUT", url: `http://127.0.0.1:${port}/p/q?x=1`, header: "yes", body: "hello", ip: "127.0.0.1" });
+  });
+
+  test("a handler that throws answers a generic 500 problem", async () => {
+    const port = await listen(
+      toNodeHandler(async () => {
+        throw new Error("secret detail");
+      }),
+    );
+    const response = await fetch(`http://127.0.0.1:${port}/`);
+    expect(response.status).toBe(500);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect(await response.text()).not.toContain("secret");
+  });
+});
+
+describe("clientAddress", () => {
+  const req = (remoteAddress: string, forwarded?: string) =>
+    ({ socket: { remoteAddress }, headers: forwarded === undefined ? {} : { "x-forwarded-for": forwarded } }) as unknown as IncomingMessage;
+
+  test("is the socket's address unless a proxy is trusted; IPv4-mapped IPv6 is shown as IPv4", () => {
+    expect(clientAddress(req("::ffff:10.0.0.1", "1.2.3.4"), false)).toBe("10.0.0.1");
+    expect(clientAddress(req("::1"), true)).toBe("::1");
+  });
+
+  test("trustProxy: true takes the leftmost X-Forwarded-For address; n takes the n-th from the right", () => {
+    const r = req("10.0.0.1", "203.0.113.9, 198.51.100.7, 10.0.0.2");
+    expect(clientAddress(r, true)).toBe("203.0.113.9");
+    expect(clientAddress(r, 1)).toBe("10.0.0.2");
+    expect(clientAddress(r, 2)).toBe("198.51.100.7");
+    expect(clientAddress(r, 9)).toBe("203.0.113.9");
+    expect(clientAddress(req("10.0.0.1", " "), 1)).toBe("10.0.0.1");
+  });
+});
+
+describe("edge runtimes", () => {
+  test("the router's modules import no node: built-in at runtime (type-only imports are fine)", () => {
+    const src = join(import.meta.dirname, "../src");
+    const files = readdirSync(src, { recursive: true, encoding: "utf8" }).filter(
+      (f) => f.endsWith(".ts") && !f.startsWith("middleware") && !f.startsWith("realtime"),
+    );
+    expect(files).toContain("node.ts");
+    const offenders = files.filter((file) => /^import\s+(?!type\b)[^;]*from\s+"node:/m.test(readFileSync(join(src, file), "utf8")));
+    expect(offenders).toEqual([]);
+  });
+});
