@@ -1,3 +1,5 @@
+import type { LeaderboardPeriod } from "./types.js";
+
 /** Fields every event carries. */
 export interface EventBase<T extends string> {
   /** Unique id (a UUID, or derived from the award that caused it). */
@@ -68,7 +70,7 @@ export type UserDeletedEvent = EventBase<"user_deleted">;
 export interface BoardRef {
   readonly metric: string;
   /** `all`, `day`, `week`, `month` or `season`. */
-  readonly period: string;
+  readonly period: LeaderboardPeriod;
   /** The period's key: `all`, `2026-11-25`, `2026-W48`, `2026-11`, or a season id. */
   readonly key: string;
   /** The scope (team, group, tenant) of a scoped board; absent for the metric's main board. */

@@ -140,6 +140,7 @@ export function createFinisher({ boards, store, storage, emitter, clock }: Finis
 
   /** Starts a background pass when a bucket has become due; `track` keeps it visible to close(). */
   const poke = (track: (work: () => Promise<unknown>) => void): void => {
+    if (finishing.length === 0) return;
     if (inFlight !== undefined) {
       // Look again when the running pass ends: the clock may have passed another period end.
       pokedDuringPass = true;
