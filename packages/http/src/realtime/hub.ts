@@ -97,8 +97,9 @@ export function createRealtime(gk: Gamify, options: RealtimeOptions = {}): Realt
   const ws = new Set<WsClient>();
   const seen = new IdWindow(SEEN_IDS);
   const replay = new ReplayBuffer(replayBufferSize);
-  // Clients send nothing; a small payload limit keeps a hostile peer from making us buffer.
-  const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: 4096, perMessageDeflate: false });
+  // Created on the first upgrade, so a hub on an edge runtime (SSE only, where `ws` resolves to a
+  // stub) never touches it.
+  let wss: WebSocketServer | undefined;
   let closed = false;
 
   const deliver = (event: GamifyEvent): void => {
@@ -193,6 +194,8 @@ export function createRealtime(gk: Gamify, options: RealtimeOptions = {}): Realt
         rejectUpgrade(socket, error);
         return;
       }
+      // Clients send nothing; a small payload limit keeps a hostile peer from making us buffer.
+      wss ??= new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: 4096, perMessageDeflate: false });
       wss.handleUpgrade(req, socket, head, (socketWs) => {
         if (closed) {
           socketWs.terminate();
@@ -219,7 +222,7 @@ export function createRealtime(gk: Gamify, options: RealtimeOptions = {}): Realt
       offBus?.();
       for (const client of [...sse]) client.close();
       await Promise.all([...ws].map((client) => client.close(WS_CLOSE_GRACE_MS)));
-      wss.close();
+      wss?.close();
     },
   };
 }
