@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { GamifyError, type Gamify } from "@gamifykit/core";
+import { SignJWT } from "jose";
+import { createRealtime } from "../src/index.js";
 import { hashApiKey, schemas, type GamifyHandler } from "../src/index.js";
 import { call, faultyStorage, memoryLogger, testEngine, testHandler } from "./handler-support.js";
 
@@ -106,6 +108,28 @@ describe("401, 403 and 429 from the platform", () => {
     expectProblem(await call(secured, "GET", "/metrics"), 401, "UNAUTHENTICATED");
     expect((await call(secured, "GET", "/metrics", { headers: { "x-api-key": "admin-secret" } })).status).toBe(200);
     await secured.close();
+  });
+
+  test("a user token reads only its own user: state, events, rank, around and the event stream", async () => {
+    const secret = "a-test-secret-of-at-least-32-bytes!!";
+    const token = await new SignJWT({ role: "user" }).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime("5m").sign(new TextEncoder().encode(secret));
+    const realtime = createRealtime(gk);
+    const secured = testHandler(gk, { auth: { jwt: { secret } }, realtime });
+    await gk.addPoints("alice", 10, { metric: "xp" });
+    await gk.addPoints("bob", 20, { metric: "xp" });
+    const as = { authorization: `Bearer ${token}` };
+    for (const path of ["/v1/users/alice", "/v1/users/alice/events", "/v1/leaderboards/xp/users/alice", "/v1/leaderboards/xp/users/alice/around"]) {
+      expect((await call(secured, "GET", path, { headers: as })).status).toBe(200);
+    }
+    for (const path of ["/v1/users/bob", "/v1/users/bob/events", "/v1/leaderboards/xp/users/bob", "/v1/leaderboards/xp", "/v1/events", "/v1/events?leaderboard=xp", "/v1/events?userId=bob"]) {
+      expectProblem(await call(secured, "GET", path, { headers: as }), 403, "PERMISSION_DENIED");
+    }
+    expectProblem(await call(secured, "POST", "/v1/users/alice/points", { body: { amount: 1 }, headers: as }), 403, "PERMISSION_DENIED");
+    const stream = await secured(new Request("http://gamifykit.test/v1/events?userId=alice", { headers: as }));
+    expect(stream.status).toBe(200);
+    await stream.body?.cancel();
+    await secured.close();
+    await realtime.close();
   });
 
   test("metricsAuth: false opens /metrics while auth is on", async () => {
