@@ -112,7 +112,11 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
       failure = error;
       response = errorToResponse(error, { requestId: scope.requestId, log: scope.log });
     }
-    if (request.method === "HEAD") response = new Response(null, { status: response.status, statusText: response.statusText, headers: response.headers });
+    if (request.method === "HEAD") {
+      // Release whatever the GET would have streamed (an SSE subscription, say) before dropping it.
+      await response.body?.cancel().catch(() => undefined);
+      response = new Response(null, { status: response.status, statusText: response.statusText, headers: response.headers });
+    }
     return scope.end(platform.finish(request, response), failure);
   };
 

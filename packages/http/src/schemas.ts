@@ -83,6 +83,12 @@ export const AroundQuery = BoardQuery.extend({ radius: intQuery(0, 500, 5, "Entr
 export const StreamQuery = z.strictObject({
   userId: UserId.optional().meta({ description: "Only this user's events (required for user tokens)." }),
   leaderboard: Metric.optional().meta({ description: "Only events that move this metric's boards." }),
+  lastEventId: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .meta({ description: "Resume after this event id, for EventSource polyfills that cannot send the Last-Event-ID header." }),
 });
 export const WebSocketQuery = StreamQuery.extend({
   access_token: z.string().min(1).optional().meta({ description: "An API key or JWT, for browsers, which cannot set headers on a WebSocket." }),

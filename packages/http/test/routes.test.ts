@@ -279,6 +279,23 @@ describe("realtime routes", () => {
     }
   });
 
+  test("HEAD /v1/events answers the headers and leaves no stream open; ?lastEventId= is accepted", async () => {
+    const realtime = createRealtime(gk);
+    const live = testHandler(gk, { realtime });
+    try {
+      const head = await call(live, "HEAD", "/v1/events?userId=alice");
+      expect(head.status).toBe(200);
+      expect(head.headers.get("content-type")).toMatch(/^text\/event-stream/);
+      expect(realtime.connections.sse).toBe(0);
+      const resumed = await live(new Request("http://gamifykit.test/v1/events?userId=alice&lastEventId=nope"));
+      expect(resumed.status).toBe(200);
+      await resumed.body?.cancel();
+    } finally {
+      await live.close();
+      await realtime.close();
+    }
+  });
+
   test("a plain GET /v1/ws answers 426 (Upgrade Required) when realtime is on", async () => {
     const realtime = createRealtime(gk);
     const live = testHandler(gk, { realtime });
