@@ -49,6 +49,8 @@ async function instance(backend: Backend): Promise<Instance> {
 }
 
 const levelsOption = { xp: levels.linear({ step: 100 }) };
+/** A watched board: awards to `score` emit leaderboard_rank_changed. */
+const leaderboardsOption = [{ metric: "score", watch: { top: 3 } }];
 
 /** Reader credentials: a header for SSE, `?access_token=` for WebSocket (browsers cannot set headers there). */
 const auth = { authorization: `Bearer ${READER_KEY}` };
@@ -143,22 +145,37 @@ function clusterTests(backend: () => Promise<Backend>): void {
     assert.deepEqual(resumed.events.slice(missed.length), live.events);
   });
 
-  test("leaderboard events from other instances match a leaderboard stream by their type and metric", async () => {
+  test("leaderboard events made on A reach B's leaderboard streams by their type and metric", async () => {
     const make = await backend();
+    const a = await instance(make);
     const b = await instance(make);
-    const { bus: other, gk } = make();
-    cleanup.push(() => other.close(), () => gk.close());
-    const board = await openSse(`${b.server.url}/v1/events?leaderboard=xp`, auth);
-    cleanup.push(() => board.close());
-    await waitFor(() => b.hub.connections.sse === 1);
-    // The shape core's leaderboard events take; only `type` and `metric` matter to the filter.
-    const rankChanged = { id: randomUUID(), type: "leaderboard_rank_changed", userId: "dave", at: Date.now(), metric: "xp", rank: 1, previousRank: 2 };
-    const otherBoard = { ...rankChanged, id: randomUUID(), metric: "coins" };
-    await other.publish(otherBoard as unknown as GamifyEvent);
-    await other.publish(rankChanged as unknown as GamifyEvent);
-    await board.waitEvents(1);
-    assert.deepEqual(board.events, [rankChanged]);
-    assert.equal(board.messages[0]!.event, "leaderboard_rank_changed");
+    const board = await openSse(`${b.server.url}/v1/events?leaderboard=score`, auth);
+    const other = await openSse(`${b.server.url}/v1/events?leaderboard=xp`, auth);
+    cleanup.push(() => board.close(), () => other.close());
+    await waitFor(() => b.hub.connections.sse === 2);
+    const r = await award(a, "dave", { amount: 5, metric: "score" });
+    await board.waitEvents(2);
+    assert.deepEqual(
+      board.events.map((e) => e.type),
+      ["points_added", "leaderboard_rank_changed"],
+    );
+    assert.equal(board.events[0]!.id, r.events[0]!.id);
+    assert.deepEqual(
+      [board.events[1]!.userId, (board.events[1] as { rank?: number }).rank, (board.events[1] as { metric?: string }).metric],
+      ["dave", 1, "score"],
+    );
+    // Event types matched by name: a board-level event published by any instance, e.g. a finished period.
+    const finished = { id: randomUUID(), type: "leaderboard_finished", userId: "#leaderboards", at: Date.now(), metric: "score", period: "week", key: "2026-W48", board: "score/week/2026-W48", start: 0, end: 1, winners: [], count: 0 };
+    await a.bus.publish({ ...finished, id: randomUUID(), metric: "coins" } as unknown as GamifyEvent);
+    await a.bus.publish(finished as unknown as GamifyEvent);
+    await board.waitEvents(3);
+    assert.deepEqual(board.events[2], finished);
+    await a.gk.addPoints("erin", 1, { metric: "xp" });
+    await other.waitEvents(1);
+    assert.deepEqual(
+      other.events.map((e) => e.type),
+      ["points_added"],
+    );
   });
 }
 
@@ -182,7 +199,7 @@ describe.runIf(redisServer)("two instances on Redis (redisStores + redisEventBus
     roots.push(keyPrefix);
     const channel = `events-${randomUUID()}`;
     return () => ({
-      gk: createGamify({ ...redisStores({ url, keyPrefix }), levels: levelsOption }),
+      gk: createGamify({ ...redisStores({ url, keyPrefix }), levels: levelsOption, leaderboards: leaderboardsOption }),
       bus: redisEventBus({ url, keyPrefix, channel }),
     });
   });
@@ -202,7 +219,7 @@ describe.runIf(postgresServer)("two instances on PostgreSQL (sqlStores + postgre
     await migrate({ url, tablePrefix });
     const channel = `gk_test_${randomBytes(6).toString("hex")}`;
     return () => ({
-      gk: createGamify({ ...sqlStores({ url, tablePrefix, poolSize: 4 }), levels: levelsOption }),
+      gk: createGamify({ ...sqlStores({ url, tablePrefix, poolSize: 4 }), levels: levelsOption, leaderboards: leaderboardsOption }),
       bus: postgresEventBus({ url, channel }),
     });
   });

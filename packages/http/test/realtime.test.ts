@@ -86,6 +86,34 @@ describe("server-sent events", () => {
     assert.equal(alice.events.length, 3);
   });
 
+  test("the engine's leaderboard events reach leaderboard streams of their metric", async () => {
+    const gk = createGamify({ leaderboards: [{ metric: "xp", watch: { top: 3 } }, { metric: "coins" }] });
+    const hub = createRealtime(gk, { onError: (e) => assert.fail(String(e)) });
+    cleanup.push(() => gk.close(), () => hub.close());
+    const xp = direct(hub, "?leaderboard=xp");
+    const coins = direct(hub, "?leaderboard=coins");
+    const r1 = await gk.addPoints("alice", 10, { metric: "xp" });
+    const r2 = await gk.addPoints("bob", 20, { metric: "xp" });
+    await gk.addPoints("bob", 5, { metric: "coins" });
+    await xp.until(() => xp.events.filter((e) => e.type === "leaderboard_rank_changed").length >= 3, 3000, "three rank changes");
+    const changes = xp.events.filter((e) => e.type === "leaderboard_rank_changed");
+    // alice enters at 1; bob enters at 1 and pushes alice to 2.
+    assert.deepEqual(
+      changes.map((e) => [e.userId, (e as { rank: number }).rank, (e as { metric: string }).metric]).sort(),
+      [
+        ["alice", 1, "xp"],
+        ["alice", 2, "xp"],
+        ["bob", 1, "xp"],
+      ],
+    );
+    assert.ok(xp.events.some((e) => e.id === r1.events[0]!.id) && xp.events.some((e) => e.id === r2.events[0]!.id));
+    await coins.waitEvents(1);
+    assert.deepEqual(
+      coins.events.map((e) => e.type),
+      ["points_added"],
+    );
+  });
+
   test("heartbeats are comment lines sent while the stream is idle", async () => {
     const { server } = await setup({ heartbeatMs: 30 });
     const sse = await openSse(`${server.url}/v1/events`);
