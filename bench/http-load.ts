@@ -46,8 +46,11 @@ export interface FixedResult {
   readonly non2xx: number;
   /** From due time to the end of the response, in ms. */
   readonly latency: Latencies;
-  /** How late the generator itself sent requests (due time to write), p99 in ms: its own health. */
-  readonly sendLagP99: number;
+  /**
+   * How late the generator itself sent requests that found a free connection (due time to write),
+   * p99 in ms: its own health. Null when every request had to wait for a connection.
+   */
+  readonly sendLagP99: number | null;
 }
 
 type Autocannon = (options: Record<string, unknown>) => Promise<{ "2xx": number; non2xx: number; errors: number; timeouts: number; duration: number }>;
@@ -196,7 +199,7 @@ async function runFixed(job: Extract<LoadJob, { kind: "fixed" }>): Promise<Fixed
     tick();
   });
   for (const c of connections) c.socket.destroy();
-  return { kind: "fixed", rate, scheduled: count - warmup, ok, non2xx, latency: latencies(samples), sendLagP99: latencies(lags).p99 };
+  return { kind: "fixed", rate, scheduled: count - warmup, ok, non2xx, latency: latencies(samples), sendLagP99: lags.length === 0 ? null : latencies(lags).p99 };
 }
 
 // As a child process: run each job sent over IPC and answer with its result.

@@ -44,6 +44,7 @@ const m = machine();
 console.log(describeMachine(m));
 const rows: Row[] = [];
 const skipped: Skipped[] = [];
+const failed: string[] = [];
 for (const area of areas) {
   if (only.length > 0 && !only.includes(area.key)) continue;
   const started = performance.now();
@@ -51,9 +52,18 @@ for (const area of areas) {
     rows.push(...(await area.run(quick)));
     console.log(`${area.key}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } catch (error) {
-    if (!(error instanceof Skip)) throw error;
-    console.log(`${area.key}: skipped (${error.message})`);
-    skipped.push({ area: area.key, reason: error.message });
+    if (error instanceof Skip) {
+      console.log(`${area.key}: skipped (${error.message})`);
+      skipped.push({ area: area.key, reason: error.message });
+    } else {
+      // The other areas still run and report; the run fails at the end.
+      console.error(`${area.key}: failed`, error);
+      failed.push(area.key);
+    }
   }
 }
 report(rows, skipped, m, quick);
+if (failed.length > 0) {
+  console.error(`\nfailed: ${failed.join(", ")}`);
+  process.exitCode = 1;
+}

@@ -27,7 +27,8 @@ export function ratio(row: Row): number | undefined {
 }
 
 /** Figures with three significant digits, thousands separated from 100 up. */
-export const fmt = (n: number): string => (Math.abs(n) >= 100 ? Math.round(n).toLocaleString("en-US") : n.toPrecision(3));
+export const fmt = (n: number | null): string =>
+  n === null || !Number.isFinite(n) ? "n/a" : Math.abs(n) >= 100 ? Math.round(n).toLocaleString("en-US") : n.toPrecision(3);
 
 const targetCell = (row: Row, r: number | undefined): string => {
   if (row.target === undefined || r === undefined) return "";
