@@ -70,7 +70,14 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      next = await reader.read();
+    } catch {
+      // The upload broke off (client disconnect, reset): nothing to parse, and nothing for the error log.
+      throw new RequestError(400, "INVALID_ARGUMENT", "The request body could not be read to the end; send it again.");
+    }
+    const { done, value } = next;
     if (done) break;
     total += value.byteLength;
     if (total > limit) {

@@ -215,6 +215,21 @@ describe("409, 413, 415, 422", () => {
     expect(await gk.getUser("alice")).toBeNull();
   });
 
+  test("a body stream that breaks off answers 400, not a logged 500", async () => {
+    const { logger, lines } = memoryLogger();
+    const h = testHandler(gk, { logger });
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"amount":'));
+        controller.error(new Error("socket hang up"));
+      },
+    });
+    const r = await call(h, "POST", "/v1/users/alice/points", { rawBody: stream, headers: { "content-type": "application/json" } });
+    expect(expectProblem(r, 400, "INVALID_ARGUMENT").detail).toContain("could not be read");
+    expect(lines().filter((l) => l["level"] === 50)).toEqual([]);
+    await h.close();
+  });
+
   test("a body that is not JSON answers 415", async () => {
     const r = await call(handler, "POST", "/api/v1/users/alice/points", { rawBody: "amount=5", headers: { "content-type": "application/x-www-form-urlencoded" } });
     expect(expectProblem(r, 415, "INVALID_ARGUMENT").detail).toContain("Content-Type: application/json");
