@@ -212,6 +212,22 @@ export function leaderboardDepthTests(runner: SuiteRunner, { factory, storageFor
           ["ann", 25, 1],
           ["ben", 20, 2],
         ]);
+        // Ties on a scoped board, in every mode: eli reaches 25 after ann.
+        await sleep(TIE_GAP_MS);
+        await gk.addPoints("eli", 25, { metric: "xp", scopes: ["team-7"] });
+        const tied: Record<RankMode, (string | number)[][]> = {
+          standard: [["ann", 1], ["eli", 1], ["ben", 3]],
+          dense: [["ann", 1], ["eli", 1], ["ben", 2]],
+          ordinal: [["ann", 1], ["eli", 2], ["ben", 3]],
+        };
+        for (const mode of MODES) {
+          const lb = gk.leaderboard("xp", { period: "week", scope: "team-7", mode });
+          assert.deepEqual((await lb.top()).map((e) => [e.userId, e.rank]), tied[mode], mode);
+          assert.deepEqual((await lb.top({ limit: 1, offset: 1 })).map((e) => [e.userId, e.rank]), tied[mode].slice(1, 2), `${mode} page`);
+          assert.equal((await lb.rank("ben"))?.rank, tied[mode][2]?.[1], `${mode} rank`);
+        }
+        await gk.removePoints("eli", 25, { metric: "xp", scopes: ["team-7"] });
+        assert.equal(await gk.deleteUser("eli"), true);
         assert.equal(await gk.deleteUser("ann"), true);
         assert.deepEqual(await users("team-7", "week"), [["ben", 20, 1]], "deleteUser leaves scoped boards too");
         assert.deepEqual(await users("tenant-a", "all"), [["cat", 50, 1]]);
