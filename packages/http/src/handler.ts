@@ -2,7 +2,7 @@
  * createGamifyHandler: the whole HTTP API as one web-standard `(request) => Promise<Response>`
  * function, which mounts in any runtime (Node through ./node.ts, Deno, Bun, edge workers).
  */
-import type { Gamify } from "@gamifykit/core";
+import { GamifyError, type Gamify } from "@gamifykit/core";
 import { DEFAULT_BODY_LIMIT, readJsonBody } from "./body.js";
 import { getClientIp, setClientIp } from "./client-ip.js";
 import { createPlatform, type Platform, type PlatformOptions, type Principal, type RequestScope } from "./middleware/index.js";
@@ -67,8 +67,13 @@ export interface GamifyHandler {
  */
 export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = {}): GamifyHandler {
   const prefix = normalizePrefix(options.prefix);
+  if (!/^(\/[\w.~!$&'()*+,;=:@%-]+)*$/.test(prefix)) {
+    throw new GamifyError("INVALID_ARGUMENT", `prefix must be a URL path such as "/api" (no spaces, "?" or "#"); got ${JSON.stringify(options.prefix)}.`, { details: { field: "prefix" } });
+  }
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) throw new TypeError(`bodyLimit must be a positive integer number of bytes; got ${String(bodyLimit)}.`);
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) {
+    throw new GamifyError("INVALID_ARGUMENT", `bodyLimit must be a positive whole number of bytes; got ${String(bodyLimit)}.`, { details: { field: "bodyLimit" } });
+  }
   const realtime = options.realtime || undefined;
   const authOn = Boolean(options.auth && (options.auth.apiKeys?.length || options.auth.jwt));
   const metricsOpen = options.metricsAuth === false;

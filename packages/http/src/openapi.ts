@@ -5,6 +5,7 @@
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiParameters, type ZodOpenApiResponsesObject } from "zod-openapi";
 import type { Route } from "./route.js";
 import { allRoutes } from "./routes/index.js";
+import { z } from "zod";
 import { Problem } from "./schemas.js";
 
 /** Options of {@link createOpenApiDocument}. */
@@ -38,6 +39,21 @@ const PROBLEMS: Readonly<Record<number, { id: string; description: string }>> = 
   503: { id: "Unavailable", description: "The storage is unavailable or the engine is closing (STORAGE_UNAVAILABLE, CLOSED)." },
 };
 
+const requestId = z.string().meta({ description: "The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`." });
+const seconds = (description: string) => z.string().regex(/^\d+$/).meta({ description });
+const rateLimitHeaders = {
+  "RateLimit-Limit": seconds("Requests allowed per window for this caller.").optional(),
+  "RateLimit-Remaining": seconds("Requests left in the current window.").optional(),
+  "RateLimit-Reset": seconds("Seconds until the window resets.").optional(),
+};
+
+/** Headers each problem response carries, by status. */
+const PROBLEM_HEADERS: Readonly<Record<number, z.ZodObject>> = {
+  401: z.object({ "X-Request-Id": requestId, "WWW-Authenticate": z.string().meta({ description: 'The auth scheme, `Bearer realm="gamifykit"`.' }) }),
+  429: z.object({ "X-Request-Id": requestId, "Retry-After": seconds("Seconds to wait before retrying."), ...rateLimitHeaders }),
+  503: z.object({ "X-Request-Id": requestId, "Retry-After": seconds("Seconds to wait before retrying.") }),
+};
+
 /** The error statuses a route can answer. */
 export function errorStatuses(route: Route): number[] {
   const { spec } = route;
@@ -63,6 +79,7 @@ function operation(route: Route): ZodOpenApiOperationObject {
   for (const [status, response] of Object.entries(spec.responses)) {
     responses[status as `2${string}`] = {
       description: response.description,
+      headers: spec.rateLimited === false ? z.object({ "X-Request-Id": requestId }) : z.object({ "X-Request-Id": requestId, ...rateLimitHeaders }),
       ...(response.schema ? { content: { [response.contentType ?? "application/json"]: { schema: response.schema } } } : {}),
     };
   }
@@ -101,7 +118,14 @@ export function createOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocu
     item[route.spec.method.toLowerCase() as "get" | "post" | "put" | "delete"] = operation(route);
   }
   const responses = Object.fromEntries(
-    Object.values(PROBLEMS).map(({ id, description }) => [id, { description, content: { "application/problem+json": { schema: Problem } } }]),
+    Object.entries(PROBLEMS).map(([status, { id, description }]) => [
+      id,
+      {
+        description,
+        headers: PROBLEM_HEADERS[Number(status)] ?? z.object({ "X-Request-Id": requestId }),
+        content: { "application/problem+json": { schema: Problem } },
+      },
+    ]),
   );
   return createDocument({
     openapi: "3.1.0",

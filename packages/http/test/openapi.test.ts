@@ -68,6 +68,17 @@ describe("the OpenAPI document", () => {
     expect((createOpenApiDocument({ auth: false }) as unknown as Doc).security).toBeUndefined();
   });
 
+  test("documents the response headers: X-Request-Id everywhere, RateLimit-* on throttled routes, Retry-After on 429 and 503, WWW-Authenticate on 401", () => {
+    const doc = createOpenApiDocument() as unknown as Doc & { components: { responses: Record<string, { headers: Record<string, unknown> }> } };
+    const headersOf = (path: string, method: string, status: string) =>
+      Object.keys((doc.paths[path]![method]!.responses[status] as { headers?: Record<string, unknown> }).headers ?? {}).sort();
+    expect(headersOf("/v1/users/{userId}", "get", "200")).toEqual(["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "X-Request-Id"]);
+    expect(headersOf("/healthz", "get", "200")).toEqual(["X-Request-Id"]);
+    expect(Object.keys(doc.components.responses["TooManyRequests"]!.headers)).toContain("Retry-After");
+    expect(Object.keys(doc.components.responses["Unavailable"]!.headers)).toContain("Retry-After");
+    expect(Object.keys(doc.components.responses["Unauthorized"]!.headers)).toContain("WWW-Authenticate");
+  });
+
   test("every error response is an RFC 9457 problem with the engine's codes", () => {
     const doc = createOpenApiDocument() as unknown as Doc;
     const problem = doc.components.schemas["Problem"] as { required: string[]; properties: { code: { enum: string[] } } };

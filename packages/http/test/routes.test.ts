@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import type { Gamify } from "@gamifykit/core";
+import { isGamifyError, type Gamify } from "@gamifykit/core";
 import { createRealtime, schemas, type GamifyHandler } from "../src/index.js";
 import { call, NOW, testEngine, testHandler } from "./handler-support.js";
 
@@ -317,6 +317,21 @@ describe("prefix", () => {
     expect(root.handles("/v1/users/alice")).toBe(true);
     expect(root.handles("/elsewhere")).toBe(false);
     await root.close();
+  });
+
+  test("a bad prefix or bodyLimit is refused with INVALID_ARGUMENT", () => {
+    const refused = (options: Parameters<typeof testHandler>[1]) => {
+      try {
+        testHandler(gk, options);
+      } catch (error) {
+        return isGamifyError(error, "INVALID_ARGUMENT");
+      }
+      return false;
+    };
+    expect(refused({ prefix: "/my api" })).toBe(true);
+    expect(refused({ prefix: "/api?x" })).toBe(true);
+    expect(refused({ bodyLimit: 0 })).toBe(true);
+    expect(refused({ bodyLimit: 1.5 })).toBe(true);
   });
 
   test("a prefix is normalised and paths outside it are not served", async () => {
