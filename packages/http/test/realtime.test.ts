@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "vitest";
-import { createGamify, levels, type Gamify, type GamifyEvent } from "@gamifykit/core";
+import { createGamify, levels, memoryStorage, type Gamify, type GamifyEvent } from "@gamifykit/core";
 import { expectGamifyError } from "@gamifykit/adapter-tests";
 import { createRealtime, matchesFilter, type RealtimeHub, type RealtimeOptions } from "../src/realtime/index.js";
 import net from "node:net";
@@ -196,8 +196,36 @@ describe("server-sent events", () => {
     assert.equal(tooLate.events[0]!.userId, "erin");
   });
 
-  test("a user stream resumes from the buffer when the id is not in the user's log, and resyncs when it is nowhere", async () => {
-    const { gk, hub } = await setup();
+  test("a user stream resumes with the events its log does not keep (rank changes) and those this instance never saw", async () => {
+    const storage = memoryStorage();
+    const leaderboards = [{ metric: "xp", watch: { top: 3 } }];
+    const gk = createGamify({ storage, leaderboards });
+    // Another engine on the same storage, with no bus: the hub never sees its events.
+    const elsewhere = createGamify({ storage, leaderboards });
+    const hub = createRealtime(gk, { onError: (e) => assert.fail(String(e)) });
+    cleanup.push(() => hub.close(), () => gk.close(), () => elsewhere.close());
+    const first = direct(hub, "?userId=alice");
+    const r1 = await gk.addPoints("alice", 10, { metric: "coins" });
+    await first.waitEvents(1);
+    await first.cancel();
+    const r2 = await gk.addPoints("alice", 10, { metric: "xp" }); // points_added + leaderboard_rank_changed (not logged)
+    const r3 = await elsewhere.addPoints("alice", 1, { metric: "coins" }); // logged, never delivered here
+    const resumed = direct(hub, "?userId=alice", { "last-event-id": r1.events[0]!.id });
+    await resumed.waitEvents(3);
+    assert.deepEqual(
+      resumed.events.map((e) => e.type),
+      ["points_added", "leaderboard_rank_changed", "points_added"],
+    );
+    assert.equal(resumed.events[0]!.id, r2.events[0]!.id);
+    assert.equal(resumed.events[2]!.id, r3.events[0]!.id);
+    const live = await gk.addPoints("alice", 1, { metric: "coins" });
+    await resumed.waitEvents(4);
+    assert.equal(resumed.events[3]!.id, live.events[0]!.id);
+    assert.ok(!resumed.messages.some((m) => m.event === "resync"));
+  });
+
+  test("without a buffer, a user stream resumes from the user's log; an id held nowhere gets a resync event", async () => {
+    const { gk, hub } = await setup({ replayBufferSize: 0 });
     const r = await gk.addPoints("alice", 1);
     await gk.addPoints("alice", 2);
     const unknown = direct(hub, "?userId=alice", { "last-event-id": "no-such-id" });

@@ -122,35 +122,49 @@ export function createRealtime(gk: Gamify, options: RealtimeOptions = {}): Realt
   // Node: the heartbeat alone must not keep a process alive.
   (timer as { unref?: () => void }).unref?.();
 
-  /** Replays the user's log after `lastId`; false when the log does not hold that id. */
-  const replayFromLog = async (client: SseClient, filter: RealtimeFilter & { userId: string }, lastId: string): Promise<boolean> => {
+  /**
+   * Replays the user's log after `lastId` (the events `wanted` accepts); false when the log does not
+   * hold that id.
+   */
+  const replayFromLog = async (client: SseClient, filter: RealtimeFilter & { userId: string }, lastId: string, wanted: (event: GamifyEvent) => boolean): Promise<boolean> => {
     let found = false;
     let cursor: string | undefined;
     do {
       const page = await gk.events(filter.userId, { limit: LOG_PAGE, ...(cursor === undefined ? {} : { cursor }) });
       for (const event of page.events) {
         if (!found) found = event.id === lastId;
-        else if (matches(event, filter) && !(await client.replay(event))) return true;
+        else if (matches(event, filter) && wanted(event) && !client.hasReplayed(event.id) && !(await client.replay(event))) return true;
       }
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined && !client.ended);
     return found;
   };
 
+  /**
+   * Sends what a reconnecting client missed. When this instance's buffer still holds `lastId`, it
+   * replays the buffer (the order this instance delivered events in, every type included), and for
+   * a user stream then adds the user's log events after that id that never reached this instance
+   * (lost on the bus). Otherwise a user stream replays the user's log after `lastId`. When neither
+   * holds the id, a `resync` event says so.
+   */
   const resume = async (client: SseClient, filter: RealtimeFilter, lastId: string): Promise<void> => {
-    if (filter.userId !== undefined) {
+    const userFilter = filter.userId === undefined ? undefined : { ...filter, userId: filter.userId };
+    const missed = replay.after(lastId);
+    if (missed !== undefined) {
+      for (const event of missed) if (matches(event, filter) && !(await client.replay(event))) return;
+      if (userFilter === undefined) return;
+    }
+    if (userFilter !== undefined) {
       try {
-        if (await replayFromLog(client, { ...filter, userId: filter.userId }, lastId)) return;
+        const inBuffer = missed !== undefined;
+        const found = await replayFromLog(client, userFilter, lastId, (event) => !inBuffer || !replay.has(event.id));
+        if (found || inBuffer) return;
       } catch (error) {
         onError(error);
+        if (missed !== undefined) return;
       }
     }
-    const missed = replay.after(lastId);
-    if (missed === undefined) {
-      client.control("resync", { lastEventId: lastId, reason: "The event with this id is no longer held; reload the state you show, then follow the stream." });
-      return;
-    }
-    for (const event of missed) if (matches(event, filter) && !(await client.replay(event))) return;
+    client.control("resync", { lastEventId: lastId, reason: "The event with this id is no longer held; reload the state you show, then follow the stream." });
   };
 
   return {

@@ -48,6 +48,11 @@ export class ReplayBuffer {
     this.#positions.set(event.id, this.#pushed++);
   }
 
+  /** True when the buffer holds the event with this id. */
+  has(id: string): boolean {
+    return this.#positions.has(id);
+  }
+
   /** The events after the one with this id, oldest first; undefined when the id is not held. */
   after(id: string): GamifyEvent[] | undefined {
     const position = this.#positions.get(id);

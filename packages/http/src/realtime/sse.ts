@@ -88,6 +88,11 @@ export class SseClient {
     return true;
   }
 
+  /** True when the current replay already sent this event. */
+  hasReplayed(id: string): boolean {
+    return this.#replayed.has(id);
+  }
+
   /** Sends a control message (not counted as an event). */
   control(type: string, data: Record<string, unknown>): void {
     if (this.#state === "ended") return;
