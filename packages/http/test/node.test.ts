@@ -59,6 +59,40 @@ describe("toNodeHandler", () => {
     expect(received).toBeGreaterThan(TOTAL * CHUNK);
   });
 
+  test("reads request bodies with backpressure: a handler that has not read yet holds the upload back", async () => {
+    const CHUNK = 1024 * 1024;
+    const TOTAL = 64;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const port = await listen(
+      toNodeHandler(async (request) => {
+        await released;
+        return new Response(String((await request.arrayBuffer()).byteLength));
+      }),
+    );
+    const socket = net.connect(port, "127.0.0.1");
+    await once(socket, "connect");
+    let answer = "";
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")));
+    socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${TOTAL * CHUNK}\r\nConnection: close\r\n\r\n`);
+    let written = 0;
+    const chunk = Buffer.alloc(CHUNK, 98);
+    const writeAll = (async () => {
+      while (written < TOTAL) {
+        written++;
+        if (!socket.write(chunk)) await once(socket, "drain");
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Kernel buffers take a few MiB; a server reading in flowing mode would have taken all 64.
+    expect(written).toBeLessThan(32);
+    release();
+    await writeAll;
+    await once(socket, "end");
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toContain(`\r\n${TOTAL * CHUNK}\r\n`);
+  });
+
   test("passes method, URL, headers and a streamed body to the fetch handler, and the socket's address as client IP", async () => {
     let seen: { method: string; url: string; header: string | null; body: string; ip: string | undefined } | undefined;
     const port = await listen(
