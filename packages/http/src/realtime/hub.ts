@@ -25,8 +25,8 @@ export interface RealtimeOptions {
   /** WebSocket: unsent bytes a client may hold before it is dropped. Default 1 MiB. */
   readonly maxBufferedBytes?: number | undefined;
   /**
-   * Recent events kept in memory to resume streams not filtered by user (those resume from the
-   * user's event log instead). Default 1000; 0 disables it.
+   * Recent events kept in memory to resume SSE streams (user streams also read the user's event
+   * log). Default 1000; 0 disables it.
    */
   readonly replayBufferSize?: number | undefined;
   /** Reconnection delay hinted to EventSource clients (`retry:`), in ms. Default 3000. */
@@ -45,9 +45,9 @@ export interface RealtimeConnections {
 export interface RealtimeHub {
   /**
    * Answers `GET /v1/events`: a `text/event-stream` response of the events passing `filter`.
-   * Resumes after the `Last-Event-ID` header (or `lastEventId` query parameter): from the user's
-   * event log when the filter names a user, else from the replay buffer; when neither holds that
-   * id, a `resync` event tells the client it may have missed events. Throws `CLOSED` after
+   * Resumes after the `Last-Event-ID` header (or `lastEventId` query parameter): from the replay
+   * buffer and, when the filter names a user, the user's event log; when neither holds that id, a
+   * `resync` event tells the client it may have missed events. Throws `CLOSED` after
    * `close()`, `INVALID_ARGUMENT` for a bad filter, `PERMISSION_DENIED` when a user token asks
    * for another user.
    */
