@@ -161,6 +161,22 @@ describe("express", () => {
     expect(unknown.headers.get("content-type")).toBe("application/problem+json");
   });
 
+  test("works under app.use(prefix, …) too (it routes on originalUrl), and without a prefix passes on every path that is not its route", async () => {
+    const app = express();
+    app.use("/api", toNodeHandler(handler));
+    const root = testHandler(gk, { realtime });
+    cleanups.push(() => root.close());
+    app.use(toNodeHandler(root));
+    app.get("/about", (_req, res) => {
+      res.type("text").send("about");
+    });
+    const base = await listen(http.createServer(app));
+    expect(await (await fetch(`${base}/api/healthz`)).json()).toEqual({ status: "ok" });
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: "ok" });
+    expect(await (await fetch(`${base}/about`)).text()).toBe("about");
+    expect((await fetch(`${base}/v1/users/ghost`)).headers.get("content-type")).toBe("application/problem+json");
+  });
+
   test("mounted after express.json(), it uses the parsed body", async () => {
     const app = express();
     app.use(express.json());
