@@ -107,4 +107,30 @@ describe.runIf(redisServer)("two instances on one Redis", () => {
     expect(error).toBeInstanceOf(ClientError);
     expect(error).toMatchObject({ status: 429, code: "RATE_LIMITED" });
   });
+
+  test("events() survives a restart: it reconnects with Last-Event-ID and gets the award it missed from the log", async () => {
+    const userId = `resume-${randomUUID().slice(0, 8)}`;
+    const env = { GAMIFYKIT_STORE: "redis", GAMIFYKIT_REDIS_URL: redisServer!.url, GAMIFYKIT_REDIS_KEY_PREFIX: prefix };
+    const first = await startE2eServer(env);
+    const port = String(first.port);
+    const admin = createClient({ baseUrl: first.url, apiKey: KEYS.admin });
+    const reconnects: unknown[] = [];
+    const iterator = createClient({ baseUrl: first.url, apiKey: KEYS.reader }).events({ userId, onReconnect: (info) => reconnects.push(info) });
+    const firstEvent = iterator.next();
+    await until(() => (first.realtimeConnections?.sse ?? 0) >= 1, "the stream");
+    await admin.addPoints(userId, 1, { reason: "before the restart" });
+    expect((await firstEvent).value).toMatchObject({ type: "points_added", userId, reason: "before the restart" });
+
+    await first.close(); // ends the stream; the client waits the server's retry hint
+    const second = await startE2eServer({ ...env, GAMIFYKIT_PORT: port });
+    try {
+      await admin.addPoints(userId, 2, { reason: "while the client was away" });
+      const { value } = await iterator.next();
+      expect(value).toMatchObject({ type: "points_added", userId, reason: "while the client was away", total: 3 });
+      expect(reconnects.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await iterator.return();
+      await second.close();
+    }
+  });
 });

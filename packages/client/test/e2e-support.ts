@@ -1,4 +1,4 @@
-import { createHash, createHmac } from "node:crypto";
+import { createHash, createHmac, sign, type KeyObject } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,14 @@ export function jwt(claims: Record<string, unknown>, secret = JWT_SECRET): strin
   const now = Math.floor(Date.now() / 1000);
   const head = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ iat: now, exp: now + 600, ...claims })}`;
   return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`;
+}
+
+/** An RS256 JWT signed with `privateKey`. */
+export function jwtRs256(claims: Record<string, unknown>, privateKey: KeyObject): string {
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const head = `${b64({ alg: "RS256", typ: "JWT" })}.${b64({ iat: now, exp: now + 600, ...claims })}`;
+  return `${head}.${sign("sha256", Buffer.from(head), privateKey).toString("base64url")}`;
 }
 
 /** The engine section the e2e servers share: xp levels, a weekly board, a rule. */

@@ -4,7 +4,8 @@
 import type { RunningServer } from "@gamifykit/server";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ClientError, createClient, type GamifyClient, type GamifyEvent } from "../src/index.js";
-import { KEYS, jwt, startE2eServer, until } from "./e2e-support.js";
+import { generateKeyPairSync } from "node:crypto";
+import { KEYS, jwt, jwtRs256, startE2eServer, until } from "./e2e-support.js";
 
 let server: RunningServer;
 let admin: GamifyClient;
@@ -201,6 +202,31 @@ describe("JWT roles", () => {
     expect((await failure(asCarol.addPoints(carol, 1))).status).toBe(403);
     expect((await failure(asCarol.events({ userId: dave }).next())).status).toBe(403);
     expect((await failure(asCarol.events().next())).status).toBe(403);
+  });
+});
+
+describe("JWT with an RS256 public key, issuer and audience", () => {
+  test("GAMIFYKIT_JWT_PUBLIC_KEY verifies tokens; a wrong audience or signer is 401", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const rs = await startE2eServer({
+      GAMIFYKIT_JWT_SECRET: "",
+      GAMIFYKIT_JWT_PUBLIC_KEY: publicKey.export({ type: "spki", format: "pem" }).toString().trim(),
+      GAMIFYKIT_JWT_ISSUER: "https://idp.example.com",
+      GAMIFYKIT_JWT_AUDIENCE: "gamifykit",
+    });
+    try {
+      const claims = { sub: "ops", role: "admin", iss: "https://idp.example.com", aud: "gamifykit" };
+      const good = createClient({ baseUrl: rs.url, token: jwtRs256(claims, privateKey), retries: 0 });
+      expect((await good.addPoints(uid("rs"), 3)).total).toBe(3);
+      const wrongAudience = createClient({ baseUrl: rs.url, token: jwtRs256({ ...claims, aud: "other" }, privateKey), retries: 0 });
+      expect((await failure(wrongAudience.getUser("x"))).status).toBe(401);
+      const wrongKey = createClient({ baseUrl: rs.url, token: jwtRs256(claims, other.privateKey), retries: 0 });
+      expect((await failure(wrongKey.getUser("x"))).code).toBe("UNAUTHENTICATED");
+      expect((await failure(createClient({ baseUrl: rs.url, token: jwt(claims), retries: 0 }).getUser("x"))).status).toBe(401);
+    } finally {
+      await rs.close();
+    }
   });
 });
 
