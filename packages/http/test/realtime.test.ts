@@ -122,12 +122,20 @@ describe("server-sent events", () => {
     assert.deepEqual(sse.messages, []);
   });
 
-  test("a client that disconnects is forgotten", async () => {
-    const { hub, server } = await setup();
+  test("a client that disconnects is forgotten, also behind the handler and the Node adapter", async () => {
+    const { gk, hub, server } = await setup();
     const sse = await openSse(`${server.url}/v1/events`);
     await waitFor(() => hub.connections.sse === 1);
     sse.close();
     await waitFor(() => hub.connections.sse === 0);
+    const viaHandler = await serveHandler(gk, hub);
+    cleanup.push(() => viaHandler.close());
+    const again = await openSse(`${viaHandler.url}/v1/events`, { authorization: `Bearer ${READER_KEY}` });
+    const ws = await openWs(`${viaHandler.url.replace("http", "ws")}/v1/ws?access_token=${READER_KEY}`);
+    await waitFor(() => hub.connections.sse === 1 && hub.connections.ws === 1);
+    again.close();
+    ws.socket.close();
+    await waitFor(() => hub.connections.sse === 0 && hub.connections.ws === 0);
   });
 
   test("Last-Event-ID on a user stream replays the user's log after that id, then goes live, without gaps or duplicates", async () => {
