@@ -341,7 +341,8 @@ describe("WebSocket", () => {
   });
 
   test("pings keep a live peer connected; a peer that does not answer is terminated", async () => {
-    const { hub, server } = await setup({ heartbeatMs: 30 });
+    // Long enough for a live peer on a busy machine to answer each ping before the next.
+    const { hub, server } = await setup({ heartbeatMs: 150 });
     const ws = server.url.replace("http", "ws");
     const live = await openWs(`${ws}/v1/ws`);
     cleanup.push(() => live.socket.terminate());
@@ -350,8 +351,8 @@ describe("WebSocket", () => {
     const dead = await openDeadWs(`${ws}/v1/ws`);
     cleanup.push(() => void dead.destroy());
     await waitFor(() => hub.connections.ws === 2);
-    await waitFor(() => hub.connections.ws === 1, 2000, () => "the dead peer to be terminated");
-    await waitFor(() => pings >= 4, 2000, () => "four pings");
+    await waitFor(() => hub.connections.ws === 1, 3000, () => "the dead peer to be terminated");
+    await waitFor(() => pings >= 4, 3000, () => "four pings");
     assert.equal(live.socket.readyState, live.socket.OPEN);
   });
 
