@@ -1,5 +1,6 @@
 import { GamifyError } from "@gamifykit/core";
-import { propagation, SpanKind, SpanStatusCode, trace, type TextMapPropagator, type TraceFlags } from "@opentelemetry/api";
+import { context, propagation, SpanKind, SpanStatusCode, trace, type TextMapPropagator, type TraceFlags } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { pino } from "pino";
 import { Counter, Registry } from "prom-client";
@@ -131,7 +132,9 @@ describe("OpenTelemetry spans", () => {
   test("without a registered tracer provider no span work is done", () => {
     const platform = createPlatform({ logger: false, metrics: false });
     const { req, reads } = watched();
-    platform.begin(req, route).end(json({}));
+    const scope = platform.begin(req, route);
+    expect(scope.run(() => 42)).toBe(42);
+    scope.end(json({}));
     expect(reads()).toBe(0);
   });
 
@@ -139,10 +142,12 @@ describe("OpenTelemetry spans", () => {
     beforeAll(() => {
       trace.setGlobalTracerProvider(provider);
       propagation.setGlobalPropagator(traceparent);
+      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     });
     afterAll(async () => {
       trace.disable();
       propagation.disable();
+      context.disable();
       await provider.shutdown();
     });
 
@@ -186,6 +191,24 @@ describe("OpenTelemetry spans", () => {
       expect(missing?.attributes["http.response.status_code"]).toBe(404);
       expect(other?.name).toBe("_OTHER unmatched");
       expect(other?.attributes).toMatchObject({ "http.request.method": "_OTHER", "http.request.method_original": "PROPFIND", "error.type": "503" });
+    });
+
+    test("work run through scope.run() nests under the request span, across awaits", async () => {
+      exporter.reset();
+      const scope = createPlatform({ logger: false, metrics: false }).begin(request(), route);
+      await scope.run(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        trace.getTracer("storage").startSpan("redis EVALSHA").end();
+      });
+      trace.getTracer("storage").startSpan("outside").end();
+      scope.end(json({}));
+      const spans = exporter.getFinishedSpans();
+      const server = spans.find((span) => span.name === "GET /v1/users/{userId}")!;
+      const inner = spans.find((span) => span.name === "redis EVALSHA")!;
+      const outside = spans.find((span) => span.name === "outside")!;
+      expect(inner.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+      expect(inner.spanContext().traceId).toBe(server.spanContext().traceId);
+      expect(outside.parentSpanContext).toBeUndefined();
     });
 
     test("a traceparent header makes the span a child of the caller's trace", () => {

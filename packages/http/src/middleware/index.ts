@@ -1,3 +1,4 @@
+import { context } from "@opentelemetry/api";
 import { createAuthenticator } from "./auth.js";
 import { createCompression } from "./compression.js";
 import { createCors } from "./cors.js";
@@ -64,6 +65,7 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
           return principals.get(request) ?? ANONYMOUS;
         },
         log,
+        run: (fn) => context.with(span.context, fn),
         end(response, error) {
           if (ended) return response;
           ended = true;

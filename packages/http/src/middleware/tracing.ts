@@ -1,7 +1,9 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type TextMapGetter } from "@opentelemetry/api";
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type TextMapGetter } from "@opentelemetry/api";
 
 /** The span of one request; `end` closes it with the final status. */
 export interface RequestSpan {
+  /** The context with this span active, so work run in it (storage calls) nests under the request. */
+  readonly context: Context;
   end(status: number, error?: unknown): void;
 }
 
@@ -22,7 +24,8 @@ export function startRequestSpan(request: Request, routeTemplate: string): Reque
   const method = KNOWN_METHODS.has(request.method) ? request.method : "_OTHER";
   const parent = propagation.extract(context.active(), request.headers, headerGetter);
   const span = trace.getTracer(TRACER_NAME).startSpan(`${method} ${routeTemplate}`, { kind: SpanKind.SERVER }, parent);
-  if (!span.isRecording()) return { end: () => span.end() };
+  const active = trace.setSpan(parent, span);
+  if (!span.isRecording()) return { context: active, end: () => span.end() };
 
   const url = new URL(request.url);
   const attributes: Attributes = {
@@ -40,6 +43,7 @@ export function startRequestSpan(request: Request, routeTemplate: string): Reque
   span.setAttributes(attributes);
 
   return {
+    context: active,
     end(status, error) {
       span.setAttribute("http.response.status_code", status);
       // Server spans mark only 5xx as errors: a 4xx is the caller's mistake, not a failure here.

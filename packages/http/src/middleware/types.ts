@@ -26,6 +26,18 @@ export interface RequestScope {
   readonly log: Logger;
 }
 
+/** What begin() adds to the scope: the end of the request, and a way to run work inside its span. */
+export interface RequestLifecycle {
+  /** Records the request's log line, metrics and span end; returns the response with X-Request-Id. Later calls do nothing. */
+  end(response: Response, error?: unknown): Response;
+  /**
+   * Runs `fn` with the request's span as the active OpenTelemetry context, so spans the host's
+   * instrumentation opens inside it (database clients, fetch) become its children. Without a
+   * registered context manager it just calls `fn`.
+   */
+  run<T>(fn: () => T): T;
+}
+
 /** The route a request matched. `path` is the template, e.g. `/v1/users/{userId}`. */
 export interface RouteInfo {
   readonly id: string;
@@ -38,7 +50,7 @@ export interface Platform {
   /** CORS preflight answer, or null when the request is not a preflight. */
   preflight(request: Request): Response | null;
   /** Starts a request: request id, log child, OTel span, metrics timer. Call end() exactly once. */
-  begin(request: Request, route: RouteInfo): RequestScope & { end(response: Response, error?: unknown): Response };
+  begin(request: Request, route: RouteInfo): RequestScope & RequestLifecycle;
   /** Resolves the caller; throws UNAUTHENTICATED for bad credentials, or for missing ones when auth is configured and access is not "public". */
   authenticate(request: Request, access: Access): Promise<Principal>;
   /** Throws PERMISSION_DENIED (or UNAUTHENTICATED for anonymous) when the principal may not do it. */
