@@ -76,35 +76,49 @@ async function serve(handler: FetchHandler, req: IncomingMessage, res: ServerRes
   const ip = clientAddress(req, options.trustProxy ?? false);
   if (ip !== undefined) setClientIp(request, ip);
   const response = await handler(request);
-  await sendResponse(response, req, res, body.cancelled());
+  // A body the handler did not read to the end (a 413, a 404 for a POST) is still on the connection.
+  const leftUnread = body.stream !== undefined && !req.readableEnded;
+  if (leftUnread) res.once("finish", body.discard);
+  await sendResponse(response, req, res, leftUnread);
 }
 
+/** How long a connection may keep sending an unwanted body after its response before it is cut. */
+const DISCARD_GRACE_MS = 5000;
+
+interface NodeBody {
+  readonly stream: ReadableStream<Uint8Array> | undefined;
+  /** After the response: throws away what is still arriving (so the client can read the answer), then cuts a client that keeps sending. */
+  readonly discard: () => void;
+}
+
+const NO_BODY: NodeBody = { stream: undefined, discard: () => undefined };
+
 /** The request body as a web stream that pauses the socket when the reader falls behind. */
-function requestBody(req: IncomingMessage): { stream: ReadableStream<Uint8Array> | undefined; cancelled(): boolean } {
-  let cancelled = false;
+function requestBody(req: IncomingMessage): NodeBody {
+  let ignored = false;
   const method = req.method ?? "GET";
-  if (method === "GET" || method === "HEAD") return { stream: undefined, cancelled: () => false };
+  if (method === "GET" || method === "HEAD") return NO_BODY;
   // A body parser (express.json(), express.raw()) that ran first has consumed the stream; use its result.
   const parsed = (req as IncomingMessage & { body?: unknown }).body;
   if (req.readableEnded || (parsed !== undefined && !req.readable)) {
-    if (parsed === undefined) return { stream: undefined, cancelled: () => false };
+    if (parsed === undefined) return NO_BODY;
     const bytes = parsed instanceof Uint8Array ? parsed : new TextEncoder().encode(typeof parsed === "string" ? parsed : JSON.stringify(parsed));
-    return { stream: new Blob([bytes]).stream(), cancelled: () => false };
+    return { stream: new Blob([bytes]).stream(), discard: () => undefined };
   }
   const hasBody = req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0");
-  if (!hasBody) return { stream: undefined, cancelled: () => false };
+  if (!hasBody) return NO_BODY;
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
       req.on("data", (chunk: Buffer) => {
-        if (cancelled) return;
+        if (ignored) return;
         controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         if ((controller.desiredSize ?? 0) <= 0) req.pause();
       });
       req.once("end", () => {
-        if (!cancelled) controller.close();
+        if (!ignored) controller.close();
       });
       req.once("error", (error) => {
-        if (!cancelled) controller.error(error);
+        if (!ignored) controller.error(error);
       });
       req.pause();
     },
@@ -113,11 +127,19 @@ function requestBody(req: IncomingMessage): { stream: ReadableStream<Uint8Array>
     },
     cancel() {
       // Stop reading but keep the socket: the response (e.g. 413) still has to go out on it.
-      cancelled = true;
+      ignored = true;
       req.pause();
     },
   });
-  return { stream, cancelled: () => cancelled };
+  const discard = () => {
+    ignored = true;
+    if (req.readableEnded) return;
+    const cut = setTimeout(() => req.socket.destroy(), DISCARD_GRACE_MS);
+    cut.unref();
+    req.socket.once("close", () => clearTimeout(cut));
+    req.resume();
+  };
+  return { stream, discard };
 }
 
 function requestHeaders(req: IncomingMessage): Headers {
@@ -176,15 +198,16 @@ function pathnameOf(rawUrl: string): string {
 }
 
 /** Writes a web Response to a ServerResponse, honouring backpressure and stopping when the client leaves. */
-async function sendResponse(response: Response, req: IncomingMessage, res: ServerResponse, bodyCancelled: boolean): Promise<void> {
+async function sendResponse(response: Response, req: IncomingMessage, res: ServerResponse, bodyLeftUnread: boolean): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (name !== "set-cookie") headers[name] = value;
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers["set-cookie"] = cookies;
-  // An upload we stopped reading (e.g. 413) leaves bytes on the connection: close it after answering.
-  if (bodyCancelled && !req.complete) headers["connection"] = "close";
+  // Unread upload bytes would stall the next request on a kept-alive connection: close it after
+  // answering instead of reading (possibly endless) data nobody wants.
+  if (bodyLeftUnread) headers["connection"] = "close";
   res.writeHead(response.status, response.statusText || undefined, headers);
   if (response.body === null || req.method === "HEAD") {
     res.end();

@@ -5,7 +5,8 @@ import http, { type IncomingMessage } from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
-import { getClientIp, toNodeHandler } from "../src/index.js";
+import { createGamify } from "@gamifykit/core";
+import { createGamifyHandler, getClientIp, toNodeHandler } from "../src/index.js";
 import { clientAddress } from "../src/node.js";
 
 const servers: http.Server[] = [];
@@ -91,6 +92,32 @@ describe("toNodeHandler", () => {
     await once(socket, "end");
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(answer).toContain(`\r\n${TOTAL * CHUNK}\r\n`);
+  });
+
+  test("a body the handler never reads does not stall the connection: it is answered, discarded and the connection closed", async () => {
+    const gk = createGamify();
+    const handler = createGamifyHandler(gk, { logger: false, bodyLimit: 1024 });
+    const port = await listen(toNodeHandler(handler));
+    for (const [path, status] of [
+      ["/v2/nothing", 404],
+      ["/v1/users/a/points", 413],
+      ["/v2/nothing", 404],
+      ["/v1/users/a/points", 413],
+    ] as const) {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "x".repeat(300_000),
+        signal: AbortSignal.timeout(5000),
+      });
+      expect(response.status).toBe(status);
+      expect(response.headers.get("connection")).toBe("close");
+      await response.body?.cancel();
+    }
+    const ok = await fetch(`http://127.0.0.1:${port}/v1/users/a/points`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"amount":1}' });
+    expect(ok.headers.get("connection")).toBe("keep-alive");
+    await handler.close();
+    await gk.close();
   });
 
   test("passes method, URL, headers and a streamed body to the fetch handler, and the socket's address as client IP", async () => {
