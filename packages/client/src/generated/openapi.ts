@@ -703,6 +703,8 @@ export interface components {
         /** @description Invalid input (INVALID_ARGUMENT); `errors` lists each failed field. */
         BadRequest: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
                 [name: string]: unknown;
             };
             content: {
@@ -712,6 +714,10 @@ export interface components {
         /** @description Missing or invalid credentials (UNAUTHENTICATED). */
         Unauthorized: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
+                /** @description The auth scheme, `Bearer realm="gamifykit"`. */
+                "WWW-Authenticate": string;
                 [name: string]: unknown;
             };
             content: {
@@ -721,6 +727,8 @@ export interface components {
         /** @description The credentials may not do this (PERMISSION_DENIED). */
         Forbidden: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
                 [name: string]: unknown;
             };
             content: {
@@ -730,6 +738,8 @@ export interface components {
         /** @description No such resource (NOT_FOUND). */
         NotFound: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
                 [name: string]: unknown;
             };
             content: {
@@ -739,6 +749,8 @@ export interface components {
         /** @description Conflicts with the current state (CONFLICT). */
         Conflict: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
                 [name: string]: unknown;
             };
             content: {
@@ -748,6 +760,8 @@ export interface components {
         /** @description The body is larger than the server's limit (PAYLOAD_TOO_LARGE). */
         ContentTooLarge: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
                 [name: string]: unknown;
             };
             content: {
@@ -757,6 +771,8 @@ export interface components {
         /** @description The body is not `application/json` (code INVALID_ARGUMENT). */
         UnsupportedMediaType: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
                 [name: string]: unknown;
             };
             content: {
@@ -766,6 +782,8 @@ export interface components {
         /** @description A total would leave the safe-integer range (OUT_OF_RANGE). */
         OutOfRange: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
                 [name: string]: unknown;
             };
             content: {
@@ -775,6 +793,8 @@ export interface components {
         /** @description Connect with a WebSocket client (code INVALID_ARGUMENT). */
         UpgradeRequired: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
                 [name: string]: unknown;
             };
             content: {
@@ -784,6 +804,13 @@ export interface components {
         /** @description Rate limited (RATE_LIMITED); see Retry-After and RateLimit-* headers. */
         TooManyRequests: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
+                /** @description Seconds to wait before retrying. */
+                "Retry-After": string;
+                "RateLimit-Limit"?: string;
+                "RateLimit-Remaining"?: string;
+                "RateLimit-Reset"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -793,6 +820,8 @@ export interface components {
         /** @description An unexpected error (INTERNAL); the body says nothing more, the server log does. */
         InternalError: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
                 [name: string]: unknown;
             };
             content: {
@@ -802,6 +831,10 @@ export interface components {
         /** @description The storage is unavailable or the engine is closing (STORAGE_UNAVAILABLE, CLOSED). */
         Unavailable: {
             headers: {
+                /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                "X-Request-Id": string;
+                /** @description Seconds to wait before retrying. */
+                "Retry-After": string;
                 [name: string]: unknown;
             };
             content: {
@@ -828,6 +861,8 @@ export interface operations {
             /** @description Alive. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -849,6 +884,8 @@ export interface operations {
             /** @description Ready to serve. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -871,6 +908,8 @@ export interface operations {
             /** @description Prometheus text exposition format. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -894,6 +933,11 @@ export interface operations {
             /** @description The OpenAPI document. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -920,6 +964,11 @@ export interface operations {
             /** @description An HTML page. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -945,6 +994,11 @@ export interface operations {
             /** @description The user's state. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -975,6 +1029,11 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1009,6 +1068,11 @@ export interface operations {
             /** @description The award's result, with the events it caused. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1047,6 +1111,11 @@ export interface operations {
             /** @description The award's result; `delta` is negative (clamped by the metric's floor). */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1085,6 +1154,11 @@ export interface operations {
             /** @description Whether the badge was newly awarded, and when the user got it. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1118,6 +1192,11 @@ export interface operations {
             /** @description Whether the user held the badge. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1151,6 +1230,11 @@ export interface operations {
             /** @description The recorded action event. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1187,6 +1271,11 @@ export interface operations {
             /** @description A page of events. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1208,6 +1297,8 @@ export interface operations {
                 userId?: string;
                 /** @description Only events that move this metric's boards. */
                 leaderboard?: string;
+                /** @description Resume after this event id, for EventSource polyfills that cannot send the Last-Event-ID header. */
+                lastEventId?: string;
             };
             header?: {
                 /** @description The last event id received, to resume after a reconnect. */
@@ -1221,6 +1312,11 @@ export interface operations {
             /** @description An endless `text/event-stream`. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1243,6 +1339,8 @@ export interface operations {
                 userId?: string;
                 /** @description Only events that move this metric's boards. */
                 leaderboard?: string;
+                /** @description Resume after this event id, for EventSource polyfills that cannot send the Last-Event-ID header. */
+                lastEventId?: string;
                 /** @description An API key or JWT, for browsers, which cannot set headers on a WebSocket. */
                 access_token?: string;
             };
@@ -1255,6 +1353,11 @@ export interface operations {
             /** @description Switching Protocols: the connection is now a WebSocket. */
             101: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1285,6 +1388,11 @@ export interface operations {
             /** @description One result per award, in input order. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1325,6 +1433,11 @@ export interface operations {
             /** @description Entries best first, and the number of users on the board. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1361,6 +1474,11 @@ export interface operations {
             /** @description The user's entry. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1399,6 +1517,11 @@ export interface operations {
             /** @description The window of entries. */
             200: {
                 headers: {
+                    /** @description The request's id (an incoming valid X-Request-Id is kept); also the problem's `instance`. */
+                    "X-Request-Id": string;
+                    "RateLimit-Limit"?: string;
+                    "RateLimit-Remaining"?: string;
+                    "RateLimit-Reset"?: string;
                     [name: string]: unknown;
                 };
                 content: {
