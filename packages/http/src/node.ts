@@ -20,6 +20,11 @@ export interface NodeHandlerOptions {
    * (addresses a client put further left are ignored, so it cannot spoof its IP).
    */
   readonly trustProxy?: boolean | number;
+  /**
+   * Told about failures the handler could not answer itself (a fetch handler that throws, a
+   * response stream that breaks). Default: `console.error`. The request gets a generic 500.
+   */
+  readonly onError?: (error: unknown) => void;
 }
 
 /** A node:http request listener that is also express middleware (it calls `next()` for paths it does not serve). */
@@ -43,6 +48,7 @@ export function toNodeHandler(handler: FetchHandler, options: NodeHandlerOptions
     }
     serve(handler, req, res, rawUrl, options).catch((error: unknown) => {
       // The handler answers its own errors; this is the adapter failing (e.g. an unusable method).
+      if (!(error instanceof RequestBuildError)) (options.onError ?? reportError)(error);
       if (res.headersSent) {
         res.destroy(error instanceof Error ? error : undefined);
         return;
@@ -55,6 +61,10 @@ export function toNodeHandler(handler: FetchHandler, options: NodeHandlerOptions
 }
 
 class RequestBuildError extends Error {}
+
+function reportError(error: unknown): void {
+  console.error("@gamifykit/http: the Node adapter could not serve a request", error);
+}
 
 async function serve(handler: FetchHandler, req: IncomingMessage, res: ServerResponse, rawUrl: string, options: NodeHandlerOptions): Promise<void> {
   const abort = new AbortController();
@@ -79,7 +89,7 @@ async function serve(handler: FetchHandler, req: IncomingMessage, res: ServerRes
   // A body the handler did not read to the end (a 413, a 404 for a POST) is still on the connection.
   const leftUnread = body.stream !== undefined && !req.readableEnded;
   if (leftUnread) res.once("finish", body.discard);
-  await sendResponse(response, req, res, leftUnread);
+  await sendResponse(response, req, res, leftUnread, options.onError ?? reportError);
 }
 
 /** How long a connection may keep sending an unwanted body after its response before it is cut. */
@@ -198,7 +208,7 @@ function pathnameOf(rawUrl: string): string {
 }
 
 /** Writes a web Response to a ServerResponse, honouring backpressure and stopping when the client leaves. */
-async function sendResponse(response: Response, req: IncomingMessage, res: ServerResponse, bodyLeftUnread: boolean): Promise<void> {
+async function sendResponse(response: Response, req: IncomingMessage, res: ServerResponse, bodyLeftUnread: boolean, onError: (error: unknown) => void): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (name !== "set-cookie") headers[name] = value;
@@ -225,6 +235,7 @@ async function sendResponse(response: Response, req: IncomingMessage, res: Serve
     }
     if (!res.destroyed) res.end();
   } catch (error) {
+    onError(error);
     res.destroy(error instanceof Error ? error : undefined);
   } finally {
     res.off("close", stop);

@@ -134,16 +134,21 @@ describe("toNodeHandler", () => {
     expect(seen).toEqual({ method: "PUT", url: `http://127.0.0.1:${port}/p/q?x=1`, header: "yes", body: "hello", ip: "127.0.0.1" });
   });
 
-  test("a handler that throws answers a generic 500 problem", async () => {
+  test("a handler that throws answers a generic 500 problem and is reported to onError", async () => {
+    const reported: unknown[] = [];
     const port = await listen(
-      toNodeHandler(async () => {
-        throw new Error("secret detail");
-      }),
+      toNodeHandler(
+        async () => {
+          throw new Error("secret detail");
+        },
+        { onError: (error) => reported.push(error) },
+      ),
     );
     const response = await fetch(`http://127.0.0.1:${port}/`);
     expect(response.status).toBe(500);
     expect(response.headers.get("content-type")).toBe("application/problem+json");
     expect(await response.text()).not.toContain("secret");
+    expect(String(reported[0])).toContain("secret detail");
   });
 });
 
