@@ -84,13 +84,20 @@ export async function startServer(config: ServerConfig = loadConfig(process.env)
   });
   app.attach(server);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.port, config.host, () => {
-      server.off("error", reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.port, config.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    // E.g. EADDRINUSE: release what was opened (file lock, connections) before reporting it.
+    await app.close();
+    await gamify.close();
+    throw error;
+  }
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${shownHost}:${port}${config.prefix}`;

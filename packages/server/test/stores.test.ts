@@ -51,6 +51,15 @@ describe("file store", () => {
     expect(await points(second, "alice")).toBe(7);
     await second.close();
   });
+
+  test("a failed listen (port in use) releases the store: the directory's lock is free again", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "gk-server-file-"));
+    const holder = await start({});
+    await expect(start({ GAMIFYKIT_STORE: "file", GAMIFYKIT_FILE_DIRECTORY: directory, GAMIFYKIT_PORT: String(holder.port) })).rejects.toMatchObject({ code: "EADDRINUSE" });
+    const next = await start({ GAMIFYKIT_STORE: "file", GAMIFYKIT_FILE_DIRECTORY: directory });
+    expect((await award(next, "zoe", 1)).total).toBe(1);
+    await Promise.all([next.close(), holder.close()]);
+  });
 });
 
 describe.runIf(postgres)("postgres store and bus", () => {
