@@ -88,6 +88,34 @@ describe.runIf(server)("redis scripts", () => {
     }
   });
 
+  test("rank, around and top are one EVALSHA each, on every period board and in every mode", async () => {
+    const host = new Redis(server!.url);
+    const prefix = keyPrefix();
+    const gk = createGamify({ ...redisStores({ client: host, keyPrefix: prefix }), analytics: false, leaderboards: [{ metric: "xp", periods: ["day", "week", "month"] }] });
+    try {
+      for (const [i, userId] of ["a", "b", "c", "d", "e"].entries()) await gk.addPoints(userId, 10 * (i % 3) + 5, { metric: "xp" });
+      for (const period of ["all", "day", "week", "month"] as const) {
+        for (const mode of ["standard", "dense", "ordinal"] as const) {
+          const lb = gk.leaderboard("xp", { period, mode });
+          // The first call of each script may load it (EVALSHA, then EVAL on NOSCRIPT); count the next.
+          await lb.rank("c");
+          await lb.around("c", { radius: 1 });
+          await lb.top({ limit: 3 });
+          let rank: RankedEntry | null = null;
+          assert.deepEqual(await commandsSentBy(host, async () => (rank = await lb.rank("c"))), ["evalsha"], `rank ${period} ${mode}`);
+          assert.equal(rank!.score, 25);
+          let around: readonly RankedEntry[] = [];
+          assert.deepEqual(await commandsSentBy(host, async () => (around = await lb.around("c", { radius: 1 }))), ["evalsha"], `around ${period} ${mode}`);
+          assert.equal(around.length, 3);
+          assert.deepEqual(await commandsSentBy(host, () => lb.top({ limit: 3 })), ["evalsha"], `top ${period} ${mode}`);
+        }
+      }
+    } finally {
+      await gk.close();
+      await host.quit();
+    }
+  });
+
   test("with a separate leaderboard store (not the storage's own) an award is one EVALSHA plus one for the boards", async () => {
     const host = new Redis(server!.url);
     const prefix = keyPrefix();
