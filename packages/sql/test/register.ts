@@ -79,7 +79,11 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
 
     // The three suites, each through a different way of connecting: a URL, the host's pool, the host's Kysely.
     storageSuite(runner, () => lease((tablePrefix) => sqlStorage({ url, tablePrefix })), { name: dialect });
-    leaderboardSuite(runner, () => lease((tablePrefix) => sqlLeaderboards({ dialect, pool: host.pool, tablePrefix })), { name: dialect });
+    // The leaderboard suite's engines keep their state (finish claims, event logs for backfills) in SQL too.
+    leaderboardSuite(runner, () => lease((tablePrefix) => sqlLeaderboards({ dialect, pool: host.pool, tablePrefix })), {
+      name: dialect,
+      storage: () => lease((tablePrefix) => sqlStorage({ dialect, pool: host.pool, tablePrefix })),
+    });
     analyticsSuite(runner, ({ timeZone }) => lease((tablePrefix) => sqlAnalytics({ db: host.db, tablePrefix, timeZone })), { name: dialect });
 
     describe("migrations", () => {
