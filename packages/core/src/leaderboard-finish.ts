@@ -189,10 +189,12 @@ export function createFinisher({ boards, store, storage, emitter, clock }: Finis
         if (list === undefined) byScope.set(t.scope, (list = []));
         list.push(t.expiresAt === undefined ? { board: registry, delta: 0 } : { board: registry, delta: 0, expiresAt: t.expiresAt });
       }
-      for (const [scope, updates] of byScope) {
-        await store.increment(updates, `#${scope}`);
-        for (const u of updates) remember(registered, `${u.board}|${scope}`);
-      }
+      await Promise.all(
+        [...byScope].map(async ([scope, updates]) => {
+          await store.increment(updates, `#${scope}`);
+          for (const u of updates) remember(registered, `${u.board}|${scope}`);
+        }),
+      );
     },
   };
 }

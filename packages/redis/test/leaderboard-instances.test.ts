@@ -25,7 +25,51 @@ afterAll(async () => {
   await Promise.all(clients.map((c) => c.quit()));
 });
 
+/** The commands `fn` sends through `redis`. */
+async function commandsSentBy(redis: Redis, fn: () => Promise<unknown>): Promise<string[]> {
+  const sent: string[] = [];
+  const original = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+    sent.push(command.name);
+    return (original as (...args: unknown[]) => unknown)(command, ...rest);
+  }) as typeof redis.sendCommand;
+  try {
+    await fn();
+  } finally {
+    redis.sendCommand = original;
+  }
+  return sent;
+}
+
 describe.runIf(server)("redis, several engine instances", () => {
+  test("an award with scopes, periods and a season is one EVALSHA (a finishing scope's registry entry costs one more, once)", async () => {
+    const client = new Redis(server?.url ?? "");
+    clients.push(client);
+    const now = DAY_START + 9 * HOUR;
+    const gk = createGamify({
+      ...redisStores({ client, keyPrefix: keyPrefix() }),
+      analytics: false,
+      clock: () => now,
+      finishLeaderboards: "manual",
+      leaderboards: [
+        { metric: "xp", periods: ["day", "week", "month"], seasons: [{ id: "s1", start: DAY_START - 40 * 24 * HOUR, end: DAY_START + 40 * 24 * HOUR }] },
+        { metric: "coins", periods: ["week"], finishAfter: HOUR },
+      ],
+    });
+    try {
+      await gk.addPoints("warm", 1, { metric: "xp" }); // caches the script
+      const award = (userId: string, metric: string) => commandsSentBy(client, () => gk.addPoints(userId, 5, { metric, scopes: ["team-1", "team-2"] }));
+      assert.deepEqual(await award("a", "xp"), ["evalsha"], "5 boards × 3 (main and two scopes) in one script");
+      assert.deepEqual(await award("a", "coins"), ["evalsha", "evalsha", "evalsha"], "first sight of two finishing scopes: registered, then the award");
+      assert.deepEqual(await award("b", "coins"), ["evalsha"], "registered scopes are remembered");
+      for (const period of ["all", "day", "week", "month", "season"] as const) {
+        assert.equal((await gk.leaderboard("xp", { period, scope: "team-2" }).rank("a"))?.score, 5, period);
+      }
+    } finally {
+      await gk.close();
+    }
+  });
+
   test("each finished board (main and scoped) is announced exactly once across 4 instances on separate connections", async () => {
     const prefix = keyPrefix();
     let now = DAY_START + 9 * HOUR;
