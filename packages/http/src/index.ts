@@ -1,3 +1,8 @@
+/**
+ * @gamifykit/http: the GamifyKit HTTP API as a web-standard fetch handler (createGamifyHandler),
+ * its Node adapter (toNodeHandler, attachWebSocket), the OpenAPI document and zod schemas, the
+ * platform middleware (auth, rate limits, CORS, headers, logs, metrics, tracing) and the realtime hub.
+ */
 export { createGamifyHandler } from "./handler.js";
 export type { GamifyHandler, GamifyHandlerOptions, UpgradeDecision } from "./handler.js";
 export { getClientIp, setClientIp } from "./client-ip.js";
@@ -15,6 +20,7 @@ export type {
   ApiKeyConfig,
   AuthOptions,
   CorsOptions,
+  HstsOptions,
   JwtConfig,
   MetricsOptions,
   Platform,
@@ -23,8 +29,11 @@ export type {
   RateLimitOptions,
   RateLimitTier,
   RedisLike,
+  RequestLifecycle,
   RequestScope,
   Role,
+  RouteInfo,
+  SecurityHeadersOptions,
 } from "./middleware/index.js";
 export { attachWebSocket, toNodeHandler } from "./node.js";
 export type { NodeHandlerOptions, NodeListener, UpgradeEmitter } from "./node.js";
