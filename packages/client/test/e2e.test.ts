@@ -5,6 +5,8 @@ import type { RunningServer } from "@gamifykit/server";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ClientError, createClient, type GamifyClient, type GamifyEvent } from "../src/index.js";
 import { generateKeyPairSync } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { KEYS, jwt, jwtRs256, startE2eServer, until } from "./e2e-support.js";
 
 let server: RunningServer;
@@ -226,6 +228,34 @@ describe("JWT with an RS256 public key, issuer and audience", () => {
       expect((await failure(createClient({ baseUrl: rs.url, token: jwt(claims), retries: 0 }).getUser("x"))).status).toBe(401);
     } finally {
       await rs.close();
+    }
+  });
+});
+
+describe("JWT from a JWKS endpoint", () => {
+  test("GAMIFYKIT_JWT_JWKS_URL fetches the identity provider's keys", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const jwks = JSON.stringify({ keys: [{ ...publicKey.export({ format: "jwk" }), alg: "RS256", use: "sig" }] });
+    let fetched = 0;
+    const idp = createServer((_req, res) => {
+      fetched++;
+      res.writeHead(200, { "content-type": "application/json" }).end(jwks);
+    });
+    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+    const jwksUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/.well-known/jwks.json`;
+    const server = await startE2eServer({ GAMIFYKIT_JWT_SECRET: "", GAMIFYKIT_JWT_JWKS_URL: jwksUrl });
+    try {
+      const user = uid("jwks");
+      await createClient({ baseUrl: server.url, apiKey: KEYS.admin }).addPoints(user, 4);
+      const asUser = createClient({ baseUrl: server.url, token: jwtRs256({ sub: user }, privateKey), retries: 0 });
+      expect((await asUser.getUser(user)).points["points"]).toBe(4);
+      expect(fetched).toBeGreaterThan(0);
+      const forged = createClient({ baseUrl: server.url, token: jwtRs256({ sub: user }, generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey), retries: 0 });
+      expect((await failure(forged.getUser(user))).status).toBe(401);
+    } finally {
+      await server.close();
+      idp.closeAllConnections();
+      await new Promise((resolve) => idp.close(resolve));
     }
   });
 });
