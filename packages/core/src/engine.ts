@@ -295,8 +295,14 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
   const applyForUser = async (userId: string, planned: readonly PlannedAward[], depth: number): Promise<AwardResult[]> => {
     const targets = new Map<string, BoardInfo>();
     for (const p of planned) for (const t of p.targets) targets.set(t.board, t);
-    await finisher.register([...targets.values()]);
-    const watched: WatchedBoard[] = await watcher.before(userId, [...targets.values()]);
+    // Board bookkeeping never fails an award: like board writes, its failures go to `error`.
+    let watched: WatchedBoard[] = [];
+    try {
+      await finisher.register([...targets.values()]);
+      watched = await watcher.before(userId, [...targets.values()]);
+    } catch (error) {
+      emitter.reportError(error);
+    }
     const outcomes = await storage.applyAwards(
       userId,
       planned.map((p) => p.request),

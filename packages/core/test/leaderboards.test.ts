@@ -58,6 +58,23 @@ describe("leaderboard events", () => {
   });
 });
 
+describe("board bookkeeping failures", () => {
+  test("a failing scope registration is reported on `error` and the award still applies", async () => {
+    const store = memoryLeaderboards();
+    const flaky = Object.assign(Object.create(Object.getPrototypeOf(store) as object) as LeaderboardStore, store, {
+      increment: (updates: Parameters<LeaderboardStore["increment"]>[0], userId: string) =>
+        userId.startsWith("#") ? Promise.reject(new Error("registry down")) : store.increment(updates, userId),
+    });
+    const gk = createGamify({ leaderboardStore: flaky, finishLeaderboards: "manual", leaderboards: [{ metric: "xp", periods: ["week"], finishAfter: 0 }] });
+    const errors: unknown[] = [];
+    gk.on("error", (e) => void errors.push(e.error));
+    expect((await gk.addPoints("a", 5, { metric: "xp", scopes: ["t"] })).total).toBe(5);
+    expect(errors.map(String)).toEqual(["Error: registry down"]);
+    expect((await gk.leaderboard("xp", { period: "week", scope: "t" }).rank("a"))?.score).toBe(5);
+    await gk.close();
+  });
+});
+
 describe("finishing periods", () => {
   test("an interval finishes periods without awards or reads, and close() stops it", async () => {
     let now = T0;
