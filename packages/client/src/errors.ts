@@ -1,16 +1,11 @@
-/** Codes the API answers with (the engine's `GamifyError` codes), plus the client's own two. */
+import type { components } from "./generated/openapi.js";
+
+/** The codes a problem body carries (the engine's `GamifyError` codes), from the OpenAPI document. */
+export type ProblemCode = components["schemas"]["Problem"]["code"];
+
+/** A {@link ClientError}'s code: the problem's, or the client's own two when no answer came. */
 export type ClientErrorCode =
-  | "INVALID_ARGUMENT"
-  | "NOT_FOUND"
-  | "CONFLICT"
-  | "OUT_OF_RANGE"
-  | "UNAUTHENTICATED"
-  | "PERMISSION_DENIED"
-  | "RATE_LIMITED"
-  | "PAYLOAD_TOO_LARGE"
-  | "STORAGE_UNAVAILABLE"
-  | "CLOSED"
-  | "INTERNAL"
+  | ProblemCode
   /** No response: DNS, connection refused or reset, TLS. `status` is 0. */
   | "NETWORK_ERROR"
   /** No response within `timeoutMs`. `status` is 0. */
@@ -33,7 +28,7 @@ export interface ProblemBody {
   readonly errors?: readonly FieldError[];
 }
 
-const CODES = new Set<string>([
+const PROBLEM_CODES = [
   "INVALID_ARGUMENT",
   "NOT_FOUND",
   "CONFLICT",
@@ -45,7 +40,11 @@ const CODES = new Set<string>([
   "STORAGE_UNAVAILABLE",
   "CLOSED",
   "INTERNAL",
-]);
+] as const satisfies readonly ProblemCode[];
+// Fails to compile when the API gains a code this list lacks.
+const EVERY_CODE_LISTED: ProblemCode extends (typeof PROBLEM_CODES)[number] ? true : never = true;
+void EVERY_CODE_LISTED;
+const CODES = new Set<string>(PROBLEM_CODES);
 
 /** The code a status stands for when a body carries none (a proxy's own error page). */
 function codeForStatus(status: number): ClientErrorCode {

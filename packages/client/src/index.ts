@@ -6,7 +6,7 @@
 export { createClient } from "./client.js";
 export type { AwardOptions, BatchOptions, GamifyClient, LeaderboardClient } from "./client.js";
 export { ClientError } from "./errors.js";
-export type { ClientErrorCode, FieldError, ProblemBody } from "./errors.js";
+export type { ClientErrorCode, FieldError, ProblemBody, ProblemCode } from "./errors.js";
 export type { EventsOptions } from "./events.js";
 export type { CallOptions, ClientOptions } from "./transport.js";
 export { parseSse } from "./sse.js";
