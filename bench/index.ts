@@ -10,6 +10,7 @@ import { fileBench } from "./file.js";
 import { httpBench } from "./http.js";
 import { leaderboardBench } from "./leaderboards.js";
 import { describeMachine, machine } from "./machine.js";
+import { realtimeBench } from "./realtime.js";
 import { redisBench } from "./redis.js";
 import { report, type Row, type Skipped } from "./report.js";
 import { Skip } from "./servers.js";
@@ -29,6 +30,7 @@ const areas: Area[] = [
   { key: "mysql", run: mysqlBench },
   { key: "file", run: fileBench },
   { key: "http", run: httpBench },
+  { key: "realtime", run: realtimeBench },
 ];
 
 const args = process.argv.slice(2);

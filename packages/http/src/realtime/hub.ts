@@ -5,6 +5,7 @@ import { WebSocketServer } from "ws";
 import type { Principal } from "../middleware/index.js";
 import { STATUS_BY_CODE, problem } from "../problem.js";
 import { checkFilter, checkMayWatch, matches, type RealtimeFilter } from "./filter.js";
+import { Outgoing } from "./outgoing.js";
 import { IdWindow, ReplayBuffer } from "./recent.js";
 import { SseClient } from "./sse.js";
 import { WsClient } from "./ws.js";
@@ -105,8 +106,9 @@ export function createRealtime(gk: Gamify, options: RealtimeOptions = {}): Realt
   const deliver = (event: GamifyEvent): void => {
     if (closed || !seen.add(event.id)) return;
     replay.push(event);
-    for (const client of sse) if (matches(event, client.filter)) client.push(event);
-    for (const client of ws) if (matches(event, client.filter)) client.push(event);
+    const out = new Outgoing(event);
+    for (const client of sse) if (matches(event, client.filter)) client.push(out);
+    for (const client of ws) if (matches(event, client.filter)) client.push(out);
   };
 
   const offEngine = gk.on("*", (event) => {

@@ -1,13 +1,8 @@
 import { GamifyError, type GamifyEvent } from "@gamifykit/core";
 import type { RealtimeFilter } from "./filter.js";
+import { Outgoing } from "./outgoing.js";
 
 const encoder = new TextEncoder();
-
-/** One event in the text/event-stream format: its id (for Last-Event-ID), its type, its JSON. */
-export function formatEvent(event: GamifyEvent): string {
-  // JSON.stringify escapes line breaks, so the data fits on one `data:` line.
-  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
-}
 
 /** A control message (not an engine event), e.g. `resync`; it carries no id. */
 export function formatControl(type: string, data: Record<string, unknown>): string {
@@ -45,7 +40,7 @@ export class SseClient {
   #room: (() => void) | undefined;
   #state: "replaying" | "live" | "ended" = "live";
   /** Live events that arrived during a replay. */
-  #pending: GamifyEvent[] = [];
+  #pending: Outgoing[] = [];
   /** Ids the replay sent, so a live copy of the same event is skipped. */
   #replayed = new Set<string>();
   #stalledTicks = 0;
@@ -84,7 +79,7 @@ export class SseClient {
     }
     if (this.#state === "ended") return false;
     this.#replayed.add(event.id);
-    this.#enqueue(formatEvent(event), true);
+    this.#enqueue(new Outgoing(event).sse, true);
     return true;
   }
 
@@ -107,21 +102,21 @@ export class SseClient {
     const replayed = this.#replayed;
     this.#pending = [];
     this.#replayed = new Set();
-    for (const event of pending) {
-      if (!replayed.has(event.id)) this.#enqueue(formatEvent(event), true);
+    for (const out of pending) {
+      if (!replayed.has(out.event.id)) this.#enqueue(out.sse, true);
       if (this.ended) return;
     }
   }
 
   /** A live event that passed the filter. */
-  push(event: GamifyEvent): void {
+  push(out: Outgoing): void {
     if (this.#state === "ended") return;
     if (this.#state === "replaying") {
-      this.#pending.push(event);
+      this.#pending.push(out);
       if (this.#pending.length > this.#options.maxQueuedEvents) this.drop("fell behind during its replay");
       return;
     }
-    this.#enqueue(formatEvent(event), true);
+    this.#enqueue(out.sse, true);
   }
 
   /** A comment line keeps proxies from closing an idle stream; also detects a consumer that stopped reading. */

@@ -1,6 +1,6 @@
-import type { GamifyEvent } from "@gamifykit/core";
 import { WebSocket } from "ws";
 import type { RealtimeFilter } from "./filter.js";
+import type { Outgoing } from "./outgoing.js";
 
 export interface WsClientOptions {
   readonly filter: RealtimeFilter;
@@ -43,14 +43,14 @@ export class WsClient {
     return this.#ended;
   }
 
-  push(event: GamifyEvent): void {
+  push(out: Outgoing): void {
     if (this.#socket.readyState !== WebSocket.OPEN) return;
     if (this.#socket.bufferedAmount > this.#options.maxBufferedBytes) {
       // close() would queue its frame behind the backlog; a slow peer must free its memory now.
       this.#terminate();
       return;
     }
-    this.#socket.send(JSON.stringify(event));
+    this.#socket.send(out.json);
   }
 
   heartbeat(): void {
