@@ -121,6 +121,20 @@ describe("finishing periods", () => {
     await manual.close();
   });
 
+  test("a pass looks back 35 days by default; `since` reaches further", async () => {
+    let now = T0;
+    const gk = createGamify({ clock: () => now, finishLeaderboards: "manual", leaderboards: [{ metric: "xp", periods: ["week"], finishAfter: 0, keepFinishedFor: "forever" }] });
+    await gk.addPoints("a", 1, { metric: "xp" });
+    now = T0 + 60 * DAY;
+    expect(await gk.finishLeaderboards()).toEqual([]);
+    const [event] = await gk.finishLeaderboards({ since: T0 });
+    expect(event?.winners).toEqual([{ userId: "a", score: 1, rank: 1 }]);
+    expect(event?.start).toBeLessThanOrEqual(T0);
+    expect(event?.end).toBeGreaterThan(T0);
+    expect(await gk.finishLeaderboards({ since: T0 })).toEqual([]);
+    await gk.close();
+  });
+
   test("backfillRules skips the reserved leaderboard user", async () => {
     let now = T0;
     const gk = createGamify({
