@@ -48,7 +48,7 @@ export interface RawInput {
 }
 
 /** A route declaration, as written in routes/*.ts. */
-export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, H extends z.ZodType, B extends z.ZodType> {
+export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, H extends z.ZodType, B extends z.ZodType, R extends boolean = boolean> {
   readonly id: string;
   readonly method: Method;
   /** The path template under the prefix, e.g. `/v1/users/{userId}`. */
@@ -63,12 +63,13 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, H extends z
   readonly params?: P;
   readonly query?: Q;
   readonly headers?: H;
-  readonly body?: { readonly schema: B; readonly required: boolean };
+  /** The JSON body; an optional one (`required: false`) reaches `serve` as undefined when none was sent. */
+  readonly body?: { readonly schema: B; readonly required: R };
   /** Success responses by status. */
   readonly responses: Readonly<Record<number, ResponseSpec>>;
   /** Error statuses this route can answer besides the ones every route can (documented as problems). */
   readonly errors?: readonly number[];
-  serve(context: RouteContext<z.output<P>, z.output<Q>, z.output<H>, z.output<B>>): Promise<Response> | Response;
+  serve(context: RouteContext<z.output<P>, z.output<Q>, z.output<H>, R extends true ? z.output<B> : z.output<B> | undefined>): Promise<Response> | Response;
 }
 
 /** What the router and the OpenAPI generator use: a declaration with its types erased. */
@@ -91,8 +92,14 @@ export interface Route {
 const EMPTY = z.object({});
 
 /** Declares a route; the schemas' output types flow into `serve`. */
-export function defineRoute<P extends z.ZodType = typeof EMPTY, Q extends z.ZodType = typeof EMPTY, H extends z.ZodType = typeof EMPTY, B extends z.ZodType = z.ZodUndefined>(
-  spec: RouteSpec<P, Q, H, B>,
+export function defineRoute<
+  P extends z.ZodType = typeof EMPTY,
+  Q extends z.ZodType = typeof EMPTY,
+  H extends z.ZodType = typeof EMPTY,
+  B extends z.ZodType = z.ZodUndefined,
+  R extends boolean = true,
+>(
+  spec: RouteSpec<P, Q, H, B, R>,
 ): Route {
   const erased = spec as unknown as RouteSpec<z.ZodType, z.ZodType, z.ZodType, z.ZodType>;
   return {
