@@ -5,11 +5,14 @@
  * - `max`: autocannon, closed loop (each connection sends its next request when the previous one
  *   answered), for the highest sustained throughput.
  * - `fixed`: an open-loop, wrk2-style schedule: request k is due at start + k/rate whatever
- *   happened before it, and its latency runs from that due time to the end of its response. A
- *   slow response therefore delays and counts against every request queued behind it (no
- *   coordinated omission). autocannon's own `overallRate` is not used for this: it lets each
- *   connection send its per-second quota back to back at the start of every second, so the
- *   server sees bursts at full speed rather than a fixed rate.
+ *   happened before it. A timer releases the requests due since its last tick; a released request
+ *   goes out on a free connection or waits in a queue for one, and its latency runs from its
+ *   release to the end of its response. A slow response therefore counts against every request
+ *   queued behind it (no coordinated omission). The timer's own lateness (release minus due time)
+ *   is reported apart as the send lag, the generator's health, rather than charged to the server.
+ *   autocannon's `overallRate` is not used for this: it lets each connection send its per-second
+ *   quota back to back at the start of every second, so the server sees bursts at full speed
+ *   rather than a fixed rate.
  */
 import { createRequire } from "node:module";
 import { connect, type Socket } from "node:net";
@@ -44,12 +47,14 @@ export interface FixedResult {
   readonly scheduled: number;
   readonly ok: number;
   readonly non2xx: number;
-  /** From due time to the end of the response, in ms. */
-  readonly latency: Latencies;
   /**
-   * How late the generator itself sent requests that found a free connection (due time to write),
-   * p99 in ms: its own health. Null when every request had to wait for a connection.
+   * Requests still unanswered 10 s after the schedule ended (the server fell behind): they count
+   * in the latencies with their wait so far, so the percentiles are then lower bounds.
    */
+  readonly unanswered: number;
+  /** From the request's release (its scheduled tick) to the end of the response, waiting for a free connection included, in ms. */
+  readonly latency: Latencies;
+  /** How late the generator's timer released requests (due time to release), p99 in ms: its own health. */
   readonly sendLagP99: number | null;
 }
 
@@ -157,16 +162,20 @@ async function runFixed(job: Extract<LoadJob, { kind: "fixed" }>): Promise<Fixed
   let ok = 0;
   let non2xx = 0;
   let answered = 0;
+  let unanswered = 0;
+  /** When each request left the schedule (its tick), by index: latency runs from here. */
+  const released = new Map<number, number>();
   const idle = [...connections];
   const backlog: number[] = [];
   const start = performance.now() + 5;
 
   const issue = (k: number, c: Connection): void => {
-    const due = start + k * interval;
     c.send(request(k), (status) => {
+      const from = released.get(k) as number;
+      released.delete(k);
       answered++;
       if (k >= warmup) {
-        samples.push(performance.now() - due);
+        samples.push(performance.now() - from);
         if (status >= 200 && status < 300) ok++;
         else non2xx++;
       }
@@ -179,27 +188,35 @@ async function runFixed(job: Extract<LoadJob, { kind: "fixed" }>): Promise<Fixed
   await new Promise<void>((resolve, reject) => {
     let next = 0;
     const deadline = start + count * interval + 10_000;
-    // Spins on setImmediate (I/O runs between turns) so requests leave on time, not on 1 ms timer ticks.
+    // Timers, not a busy loop: the generator must not take the CPU the server needs. Requests
+    // due since the last tick leave together; how late the tick was is the send lag, reported
+    // apart, and is not counted against the server.
     const tick = (): void => {
       if (failure) return reject(failure);
       const now = performance.now();
       while (next < count && start + next * interval <= now) {
+        if (next >= warmup) lags.push(now - (start + next * interval));
+        released.set(next, now);
         const c = idle.pop();
-        if (c) {
-          // Lag only when a connection was free: waiting for one is the server's doing, not the generator's.
-          if (next >= warmup) lags.push(now - (start + next * interval));
-          issue(next, c);
-        } else backlog.push(next);
+        if (c) issue(next, c);
+        else backlog.push(next); // waiting for a connection is the server's doing: it counts
         next++;
       }
       if (answered === count) return resolve();
-      if (now > deadline) return reject(new Error(`${count - answered} requests unanswered 10 s after the schedule ended`));
-      setImmediate(tick);
+      if (now > deadline) {
+        for (const [k, from] of released) {
+          if (k < warmup) continue;
+          samples.push(now - from);
+          unanswered++;
+        }
+        return resolve();
+      }
+      setTimeout(tick, next < count ? Math.max(0, start + next * interval - performance.now()) : 5);
     };
     tick();
   });
   for (const c of connections) c.socket.destroy();
-  return { kind: "fixed", rate, scheduled: count - warmup, ok, non2xx, latency: latencies(samples), sendLagP99: lags.length === 0 ? null : latencies(lags).p99 };
+  return { kind: "fixed", rate, scheduled: count - warmup, ok, non2xx, unanswered, latency: latencies(samples), sendLagP99: lags.length === 0 ? null : latencies(lags).p99 };
 }
 
 // As a child process: run each job sent over IPC and answer with its result.

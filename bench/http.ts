@@ -10,7 +10,7 @@ const CONNECTIONS = 32;
 
 /** Fails the run when a load run saw errors: figures over failed requests would mean nothing. */
 function checked<R extends MaxResult | FixedResult>(what: string, result: R): R {
-  const failed = result.kind === "max" ? result.non2xx + result.errors : result.scheduled - result.ok;
+  const failed = result.kind === "max" ? result.non2xx + result.errors : result.non2xx;
   if (failed > 0) throw new Error(`HTTP benchmark: ${what} had ${failed} failed or non-2xx responses`);
   return result;
 }
@@ -49,10 +49,11 @@ export async function httpBench(quick: boolean): Promise<Row[]> {
       const rate = Math.max(1, Math.round(max.rate / 2));
       const fixed = checked(`${route.name} (fixed rate)`, await load.run({ kind: "fixed", target: ours, rate, connections: 64, seconds }));
       const helloFixed = checked(`${HELLO} (fixed rate)`, await load.run({ kind: "fixed", target: theirs, rate, connections: 64, seconds }));
+      const behind = (f: FixedResult, who: string) => (f.unanswered > 0 ? `; ${who}: ${f.unanswered} unanswered after 10 s, so a lower bound` : "");
       for (const p of ["p50", "p95", "p99"] as const) {
-        out.push({ area: AREA, measure: `${route.name}: ${p} latency at ${rate.toLocaleString("en-US")} req/s (half its max)`, value: fixed.latency[p], unit: "ms", baseline: { name: `${HELLO}, same rate`, value: helloFixed.latency[p] }, better: "lower" });
+        out.push({ area: AREA, measure: `${route.name}: ${p} latency at ${rate.toLocaleString("en-US")} req/s (half its max${behind(fixed, "GamifyKit")}${behind(helloFixed, "hello world")})`, value: fixed.latency[p], unit: "ms", baseline: { name: `${HELLO}, same rate`, value: helloFixed.latency[p] }, better: "lower" });
       }
-      // The generator's health: how late it sent requests that had a free connection (none had one when the server fell far behind).
+      // The generator's health: how late its timer released requests.
       if (fixed.sendLagP99 !== null && helloFixed.sendLagP99 !== null) {
         out.push({ area: AREA, measure: `${route.name}: load generator's own send lag p99 (health check)`, value: fixed.sendLagP99, unit: "ms", baseline: { name: `${HELLO} run`, value: helloFixed.sendLagP99 }, better: "lower" });
       }
