@@ -19,9 +19,16 @@ export interface EventsOptions {
   readonly onReconnect?: (info: { readonly attempt: number; readonly delayMs: number; readonly error?: unknown }) => void;
   /** Give up after this many reconnects in a row that fail before a stream opens. Default: never give up. */
   readonly maxReconnects?: number;
+  /**
+   * Reconnect when the stream sends nothing (not even a heartbeat) for this long, in ms: a
+   * connection a proxy or a sleeping laptop silently dropped. Default 45 000 (three of the
+   * server's 15 s heartbeats).
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 const DEFAULT_RETRY_MS = 1_000;
+const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
 const MAX_RETRY_MS = 30_000;
 
 function abortable(ms: number, signal: AbortSignal): Promise<void> {
@@ -58,13 +65,25 @@ export async function* eventStream(transport: Transport, options: EventsOptions 
   let retryMs = DEFAULT_RETRY_MS;
   let failures = 0;
   let attempt = 0;
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   try {
     for (;;) {
       let error: unknown;
       let delay = retryMs;
+      // One controller per connection: a stalled connection is dropped without ending the iteration.
+      const connection = new AbortController();
+      const endConnection = () => connection.abort();
+      controller.signal.addEventListener("abort", endConnection, { once: true });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const watch = (ms: number, what: string) => {
+        clearTimeout(timer);
+        timer = setTimeout(() => connection.abort(new ClientError("TIMEOUT", 0, `The event stream ${what} for ${ms} ms; reconnecting.`)), ms);
+      };
       try {
         const headers = await transport.headers(lastEventId === undefined ? { accept: "text/event-stream" } : { accept: "text/event-stream", "last-event-id": lastEventId });
-        const response = await transport.fetch(url, { method: "GET", headers, signal: controller.signal });
+        watch(transport.timeoutMs, "did not answer");
+        const response = await transport.fetch(url, { method: "GET", headers, signal: connection.signal });
+        clearTimeout(timer);
         if (!response.ok) {
           const problem = await errorFromResponse(response);
           if (response.status !== 429 && response.status !== 503) throw problem;
@@ -75,7 +94,8 @@ export async function* eventStream(transport: Transport, options: EventsOptions 
         } else {
           failures = 0;
           const hooks = { onRetry: (ms: number) => void (retryMs = ms), onId: (id: string) => void (lastEventId = id) };
-          for await (const message of parseSse(textChunks(response.body), hooks, lastEventId)) {
+          const readWatch = { waiting: () => watch(idleTimeoutMs, "sent nothing"), received: () => clearTimeout(timer) };
+          for await (const message of parseSse(textChunks(response.body, readWatch), hooks, lastEventId)) {
             let data: unknown;
             try {
               data = JSON.parse(message.data);
@@ -94,7 +114,11 @@ export async function* eventStream(transport: Transport, options: EventsOptions 
       } catch (caught) {
         if (controller.signal.aborted) return;
         if (caught instanceof ClientError && caught.status !== 429 && caught.status !== 503 && caught.status !== 0) throw caught;
-        error = caught;
+        error = connection.signal.aborted ? connection.signal.reason : caught;
+      } finally {
+        clearTimeout(timer);
+        controller.signal.removeEventListener("abort", endConnection);
+        connection.abort();
       }
       if (controller.signal.aborted) return;
       if (error !== undefined) {

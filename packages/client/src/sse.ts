@@ -78,12 +78,20 @@ export async function* parseSse(chunks: AsyncIterable<string>, hooks: SseHooks =
   }
 }
 
+/** Times each wait for data (not the time the consumer spends between reads). */
+export interface ReadWatch {
+  waiting(): void;
+  received(): void;
+}
+
 /** Reads a byte stream as text chunks. */
-export async function* textChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+export async function* textChunks(body: ReadableStream<Uint8Array>, watch?: ReadWatch): AsyncGenerator<string> {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   try {
     for (;;) {
+      watch?.waiting();
       const { done, value } = await reader.read();
+      watch?.received();
       if (done) return;
       yield value;
     }

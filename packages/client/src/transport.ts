@@ -162,6 +162,15 @@ export class Transport {
   async json<T>(spec: RequestSpec): Promise<T> {
     const response = await this.send(spec);
     if (response.status === 204) return undefined as T;
-    return (await response.json()) as T;
+    try {
+      return (await response.json()) as T;
+    } catch (cause) {
+      // The attempt's timeout also bounds reading the body.
+      if (spec.signal?.aborted) throw spec.signal.reason;
+      const timedOut = (cause as Error)?.name === "TimeoutError" || (cause as Error)?.name === "AbortError";
+      throw timedOut
+        ? new ClientError("TIMEOUT", 0, `The answer to ${spec.method} ${spec.path} did not arrive in full within ${spec.timeoutMs ?? this.timeoutMs} ms.`, { cause })
+        : new ClientError("INTERNAL", response.status, `The answer to ${spec.method} ${spec.path} is not valid JSON.`, { cause });
+    }
   }
 }

@@ -106,6 +106,16 @@ describe("requests", () => {
     await expect(call).rejects.toThrow("user left");
   });
 
+  test("a body that stalls past timeoutMs is TIMEOUT; a body that is not JSON is INTERNAL", async () => {
+    const stall = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"userId":'); // and nothing more
+    });
+    await expect(createClient({ baseUrl: stall.url, timeoutMs: 150, retries: 0 }).getUser("a")).rejects.toMatchObject({ code: "TIMEOUT", status: 0 });
+    const garbage = await serve((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end("<html>"));
+    await expect(createClient({ baseUrl: garbage.url }).getUser("a")).rejects.toMatchObject({ code: "INTERNAL", status: 200 });
+  });
+
   test("batch gives every award an idempotency key derived from one key per call", async () => {
     const server = await serve(problem(503, "STORAGE_UNAVAILABLE"), json(200, { results: [award, award] }));
     await createClient({ baseUrl: server.url }).batch([{ userId: "a", amount: 1 }, { userId: "b", amount: 2, idempotencyKey: "mine" }]);
@@ -161,6 +171,33 @@ describe("events()", () => {
     const iterator = createClient({ baseUrl: open.url }).events({ signal: controller.signal });
     setTimeout(() => controller.abort(), 100);
     expect(await iterator.next()).toEqual({ done: true, value: undefined });
+  });
+});
+
+describe("events() liveness", () => {
+  test("a stream silent past idleTimeoutMs, or a server that never answers, is dropped and reconnected", async () => {
+    const event = { id: "e9", type: "action", userId: "u", at: 1, action: "login" };
+    const server = await serve(
+      (_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write("retry: 10\n: connected\n\n"); // then silence
+      },
+      () => undefined, // never answers
+      (_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write(`id: e9\ndata: ${JSON.stringify(event)}\n\n`);
+      },
+    );
+    const reconnects: { error?: unknown }[] = [];
+    const client = createClient({ baseUrl: server.url, timeoutMs: 200 });
+    const iterator = client.events({ idleTimeoutMs: 200, onReconnect: (info) => reconnects.push(info) });
+    const { value } = await iterator.next();
+    await iterator.return();
+    expect(value).toMatchObject({ id: "e9" });
+    expect(server.seen).toHaveLength(3);
+    expect(reconnects.map((r) => (r.error as ClientError).code)).toEqual(["TIMEOUT", "TIMEOUT"]);
+    expect((reconnects[0]?.error as ClientError).detail).toMatch(/sent nothing for 200 ms/);
+    expect((reconnects[1]?.error as ClientError).detail).toMatch(/did not answer for 200 ms/);
   });
 });
 
