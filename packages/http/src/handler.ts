@@ -112,7 +112,9 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
     let failure: unknown;
     try {
       if (!match) throw routeError;
-      response = await serve(request, url, match, scope);
+      const matched = match;
+      // Inside the request span, so spans the storage's instrumentation opens become its children.
+      response = await scope.run(() => serve(request, url, matched, scope));
     } catch (error) {
       failure = error;
       response = errorToResponse(error, { requestId: scope.requestId, log: scope.log });
