@@ -40,6 +40,16 @@ export async function buildHttp(gamify: Gamify, config: ServerConfig, logger: Lo
     config.rateLimit && config.rateLimit.store === "redis"
       ? new Redis(config.redisUrl as string, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, commandTimeout: 2000 })
       : undefined;
+  if (limiterRedis) {
+    // ioredis reports every failed reconnect; log each distinct failure once instead of flooding.
+    let last = "";
+    limiterRedis.on("error", (error: Error) => {
+      if (error.message === last) return;
+      last = error.message;
+      logger.warn({ err: error }, "rate-limit Redis connection failed");
+    });
+    limiterRedis.on("ready", () => (last = ""));
+  }
 
   const options: GamifyHandlerOptions = {
     prefix: config.prefix,
