@@ -84,12 +84,10 @@ export class OrderedIndex {
   private readonly cap: number;
 
   // Arena, indexed by physical slot p: scores at keys[p * 2cap + j], seqs at keys[p * 2cap + cap + j],
-  // user ids at users[p * cap + j]. User ids sit beside their keys, not behind an integer handle:
-  // a page of results then reads neighbouring memory instead of one cache miss per row, which
-  // outweighs the GC write barrier paid when shifts move strings.
+  // handles at handles[p * cap + j]. User ids live per handle (`names`), not in the arena: shifts
+  // then move only typed arrays (no string writes and their GC barriers), which a score change
+  // pays on every call, while a page pays one extra read per row.
   private keys: Float64Array;
-  private users: string[];
-  /** Handles of the entries, laid out like `users`. */
   private handles: Int32Array;
   /** List index of each physical slot's block (valid for slots in use). */
   private blockOfSlot: Int32Array;
@@ -97,6 +95,8 @@ export class OrderedIndex {
 
   /** Per handle h: its score at meta[2h] and its physical slot at meta[2h + 1] (one cache line). */
   private meta: Float64Array;
+  /** User id per handle ("" for a free handle, so removed ids can be collected). */
+  private names: string[] = [];
   private nextHandle = 0;
   private freeHandles: number[] = [];
   private freeSlotList: number[] = [];
@@ -131,7 +131,6 @@ export class OrderedIndex {
     this.cap = cap;
     // One slot to start: an index per board, and most boards are small.
     this.keys = new Float64Array(2 * cap);
-    this.users = Array.from({ length: cap }, () => "");
     this.handles = new Int32Array(cap);
     this.blockOfSlot = new Int32Array(1);
     this.meta = new Float64Array(2 * INITIAL_HANDLES);
@@ -165,7 +164,8 @@ export class OrderedIndex {
     const i = this.i;
     if (this.matches(k, i, score, seq)) throw new GamifyError("INTERNAL", `duplicate index key (${score}, ${seq}).`);
     const h = this.allocHandle();
-    this.insertAt(k, i, score, seq, userId, h);
+    this.names[h] = userId;
+    this.insertAt(k, i, score, seq, h);
     return h;
   }
 
@@ -175,14 +175,14 @@ export class OrderedIndex {
     const k = this.k;
     const i = this.i;
     if (!this.matches(k, i, score, seq)) return false;
-    this.freeHandles.push(this.deleteAt(k, i));
+    this.freeHandle(this.deleteAt(k, i));
     return true;
   }
 
   /** Removes the entry with handle `h`; the handle becomes invalid. */
   remove(h: number): void {
     this.findHandle(h);
-    this.freeHandles.push(this.deleteAt(this.k, this.i));
+    this.freeHandle(this.deleteAt(this.k, this.i));
   }
 
   /**
@@ -199,10 +199,9 @@ export class OrderedIndex {
       this.moveInBlock(k, i, score, seq);
       return;
     }
-    const userId = this.users[this.phys[k]! * this.cap + i]!;
     this.deleteAt(k, i);
     this.boundByKey(score, seq);
-    this.insertAt(this.k, this.i, score, seq, userId, h);
+    this.insertAt(this.k, this.i, score, seq, h);
   }
 
   /** Score of the entry with handle `h`. */
@@ -255,7 +254,7 @@ export class OrderedIndex {
     this.locate(pos);
     const p = this.phys[this.k]!;
     const base = p * 2 * this.cap + this.i;
-    return { score: this.keys[base]!, seq: this.keys[base + this.cap]!, userId: this.users[p * this.cap + this.i]! };
+    return { score: this.keys[base]!, seq: this.keys[base + this.cap]!, userId: this.names[this.handles[p * this.cap + this.i]!]! };
   }
 
   /** Number of entries with a score strictly greater than `score` (its standard rank minus one). */
@@ -289,16 +288,16 @@ export class OrderedIndex {
     const to = Math.min(this.count, end);
     if (from >= to) return;
     this.locate(from);
-    const { keys, users, cap } = this;
+    const { keys, handles, names, cap } = this;
     let k = this.k;
     let i = this.i;
     let pos = from;
     while (pos < to) {
       const p = this.phys[k]!;
       const base = p * 2 * cap;
-      const userBase = p * cap;
+      const rowBase = p * cap;
       const stop = Math.min(this.sizes[k]!, i + (to - pos));
-      for (; i < stop; i++, pos++) visit(users[userBase + i]!, keys[base + i]!, keys[base + cap + i]!, pos);
+      for (; i < stop; i++, pos++) visit(names[handles[rowBase + i]!]!, keys[base + i]!, keys[base + cap + i]!, pos);
       k++;
       i = 0;
     }
@@ -499,10 +498,10 @@ export class OrderedIndex {
 
   /** Moves the entry at offset `i` of block `k` to its place in the same block for a new key. */
   private moveInBlock(k: number, i: number, score: number, seq: number): void {
-    const { keys, users, handles, cap } = this;
+    const { keys, handles, cap } = this;
     const p = this.phys[k]!;
     const base = p * 2 * cap;
-    const userBase = p * cap;
+    const rowBase = p * cap;
     const n = this.sizes[k]!;
     // Walk from the old place rather than search the block: a small change moves few places, and
     // the walk reads memory next to what findHandle just touched.
@@ -528,23 +527,19 @@ export class OrderedIndex {
     const nextFirst = hasNext ? keys[this.phys[k + 1]! * 2 * cap]! : 0;
     const nextBefore = hasNext && nextFirst !== keys[base + n - 1] ? 1 : 0;
 
-    const userId = users[userBase + i]!;
-    const h = handles[userBase + i]!;
+    const h = handles[rowBase + i]!;
     if (j < i) {
       keys.copyWithin(base + j + 1, base + j, base + i);
       keys.copyWithin(base + cap + j + 1, base + cap + j, base + cap + i);
-      for (let x = userBase + i; x > userBase + j; x--) users[x] = users[x - 1]!;
-      handles.copyWithin(userBase + j + 1, userBase + j, userBase + i);
+      handles.copyWithin(rowBase + j + 1, rowBase + j, rowBase + i);
     } else if (j > i) {
       keys.copyWithin(base + i, base + i + 1, base + j + 1);
       keys.copyWithin(base + cap + i, base + cap + i + 1, base + cap + j + 1);
-      for (let x = userBase + i; x < userBase + j; x++) users[x] = users[x + 1]!;
-      handles.copyWithin(userBase + i, userBase + i + 1, userBase + j + 1);
+      handles.copyWithin(rowBase + i, rowBase + i + 1, rowBase + j + 1);
     }
     keys[base + j] = score;
     keys[base + cap + j] = seq;
-    users[userBase + j] = userId;
-    handles[userBase + j] = h;
+    handles[rowBase + j] = h;
     this.meta[2 * h] = score;
     if (hi === n - 1) {
       this.lastScore[k] = keys[base + n - 1]!;
@@ -565,11 +560,11 @@ export class OrderedIndex {
     }
   }
 
-  private insertAt(k: number, i: number, score: number, seq: number, userId: string, h: number): void {
-    const { keys, users, handles, cap } = this;
+  private insertAt(k: number, i: number, score: number, seq: number, h: number): void {
+    const { keys, handles, cap } = this;
     const p = this.phys[k]!;
     const base = p * 2 * cap;
-    const userBase = p * cap;
+    const rowBase = p * cap;
     const n = this.sizes[k]!;
 
     // Only the new entry's start flag and its successor's can change.
@@ -585,17 +580,14 @@ export class OrderedIndex {
     if (i < n) {
       keys.copyWithin(base + i + 1, base + i, base + n);
       keys.copyWithin(base + cap + i + 1, base + cap + i, base + cap + n);
-      // A loop: Array#copyWithin on a JS array is far slower than moving the elements by hand.
-      for (let j = userBase + n; j > userBase + i; j--) users[j] = users[j - 1]!;
-      handles.copyWithin(userBase + i + 1, userBase + i, userBase + n);
+      handles.copyWithin(rowBase + i + 1, rowBase + i, rowBase + n);
     } else {
       this.lastScore[k] = score;
       this.lastSeq[k] = seq;
     }
     keys[base + i] = score;
     keys[base + cap + i] = seq;
-    users[userBase + i] = userId;
-    handles[userBase + i] = h;
+    handles[rowBase + i] = h;
     this.meta[2 * h] = score;
     this.meta[2 * h + 1] = p;
     this.sizes[k] = n + 1;
@@ -612,13 +604,13 @@ export class OrderedIndex {
 
   /** Removes the entry at offset `i` of block `k` and returns its handle (not yet freed). */
   private deleteAt(k: number, i: number): number {
-    const { keys, users, handles, cap } = this;
+    const { keys, handles, cap } = this;
     const p = this.phys[k]!;
     const base = p * 2 * cap;
-    const userBase = p * cap;
+    const rowBase = p * cap;
     const n = this.sizes[k]!;
     const score = keys[base + i]!;
-    const h = handles[userBase + i]!;
+    const h = handles[rowBase + i]!;
 
     const prev = this.scoreBefore(k, i);
     const startHere = score !== prev ? 1 : 0;
@@ -638,14 +630,11 @@ export class OrderedIndex {
     if (i < m) {
       keys.copyWithin(base + i, base + i + 1, base + n);
       keys.copyWithin(base + cap + i, base + cap + i + 1, base + cap + n);
-      for (let j = userBase + i; j < userBase + m; j++) users[j] = users[j + 1]!;
-      handles.copyWithin(userBase + i, userBase + i + 1, userBase + n);
+      handles.copyWithin(rowBase + i, rowBase + i + 1, rowBase + n);
     } else if (m > 0) {
       this.lastScore[k] = keys[base + m - 1]!;
       this.lastSeq[k] = keys[base + cap + m - 1]!;
     }
-    // Drop the reference so a removed user id can be collected.
-    users[userBase + m] = "";
     this.sizes[k] = m;
     this.starts[k] = this.starts[k]! - startHere;
     if (nextK >= 0) this.starts[nextK] = this.starts[nextK]! + nextDelta;
@@ -679,7 +668,7 @@ export class OrderedIndex {
     const cap = this.cap;
     const slot = this.allocSlot();
     // allocSlot may have replaced the arena: read the arrays after it.
-    const { keys, users, handles, meta } = this;
+    const { keys, handles, meta } = this;
     const p = this.phys[k]!;
     const n = this.sizes[k]!;
     const h = n >> 1;
@@ -688,8 +677,6 @@ export class OrderedIndex {
     keys.copyWithin(to, from + h, from + n);
     keys.copyWithin(to + cap, from + cap + h, from + cap + n);
     for (let j = h; j < n; j++) {
-      users[slot * cap + j - h] = users[p * cap + j]!;
-      users[p * cap + j] = "";
       const moved = handles[p * cap + j]!;
       handles[slot * cap + j - h] = moved;
       meta[2 * moved + 1] = slot;
@@ -711,7 +698,7 @@ export class OrderedIndex {
 
   /** Appends block `k + 1` to block `k` and removes it. */
   private merge(k: number): void {
-    const { keys, users, handles, meta, cap } = this;
+    const { keys, handles, meta, cap } = this;
     const to = this.phys[k]!;
     const from = this.phys[k + 1]!;
     const n = this.sizes[k]!;
@@ -719,8 +706,6 @@ export class OrderedIndex {
     keys.copyWithin(to * 2 * cap + n, from * 2 * cap, from * 2 * cap + m);
     keys.copyWithin(to * 2 * cap + cap + n, from * 2 * cap + cap, from * 2 * cap + cap + m);
     for (let j = 0; j < m; j++) {
-      users[to * cap + n + j] = users[from * cap + j]!;
-      users[from * cap + j] = "";
       const moved = handles[from * cap + j]!;
       handles[to * cap + n + j] = moved;
       meta[2 * moved + 1] = to;
@@ -766,7 +751,7 @@ export class OrderedIndex {
     const reused = this.freeSlotList.pop();
     if (reused !== undefined) return reused;
     const cap = this.cap;
-    const capacity = this.users.length / cap;
+    const capacity = this.handles.length / cap;
     if (this.slots === capacity) {
       const keys = new Float64Array(capacity * 4 * cap);
       keys.set(this.keys);
@@ -775,8 +760,6 @@ export class OrderedIndex {
       handles.set(this.handles);
       this.handles = handles;
       this.blockOfSlot = grownInts(this.blockOfSlot);
-      // Pushing keeps the array packed (no holes to check on reads).
-      for (let j = capacity * cap; j > 0; j--) this.users.push("");
     }
     return this.slots++;
   }
@@ -803,6 +786,12 @@ export class OrderedIndex {
     for (let k = 0; k < nb; k++) this.blockOfSlot[this.phys[k]!] = k;
   }
 
+  /** Returns a handle to the free list, dropping its user id so the string can be collected. */
+  private freeHandle(h: number): void {
+    this.names[h] = "";
+    this.freeHandles.push(h);
+  }
+
   /** A free handle, growing the per-handle arrays (doubling) when none is left. */
   private allocHandle(): number {
     const reused = this.freeHandles.pop();
@@ -812,6 +801,8 @@ export class OrderedIndex {
       meta.set(this.meta);
       this.meta = meta;
     }
+    // Pushing keeps the array packed (no holes to check on reads).
+    this.names.push("");
     return this.nextHandle++;
   }
 }
