@@ -270,7 +270,7 @@ export const VARIABLES = [
     schema: v.rateTier,
     expects: 'requests per window like "600/1m" or "20/1s"',
     defaultText: { admin: "`6000/1m`", reader: "`3000/1m`", user: "`600/1m`", anonymous: "`120/1m`" }[tier],
-    description: `Requests a ${tier === "anonymous" ? "caller without credentials (per client IP)" : `${tier} credential`} may make per window.`,
+    description: `Requests ${tier === "anonymous" ? "a caller without credentials (per client IP)" : tier === "admin" ? "an admin credential" : `a ${tier} credential`} may make per window.`,
   })),
   {
     name: "GAMIFYKIT_CORS_ORIGINS",
