@@ -17,8 +17,9 @@ RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store pnpm fetch --frozen-lock
 # Every workspace project the lockfile names must be present for a frozen install (see .dockerignore).
 COPY . .
 RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store pnpm install --frozen-lockfile --offline
-# Builds the server and every workspace package it depends on (core, http, redis, sql, file).
-RUN pnpm exec turbo run build --filter "@gamifykit/server..."
+# Builds the server and every workspace package it depends on (core, http, redis, sql, file), in
+# dependency order. (pnpm rather than turbo: the build context has no .git for turbo to hash.)
+RUN pnpm --filter "@gamifykit/server..." run build
 # A self-contained copy: the server's files, its built workspace dependencies, production node_modules.
 RUN pnpm --filter @gamifykit/server deploy --prod --legacy /out
 
