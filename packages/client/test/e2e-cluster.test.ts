@@ -90,6 +90,8 @@ describe.runIf(redisServer)("two instances on one Redis", () => {
     // A user token may not watch someone else.
     const other = new WebSocket(`${wsUrl}?userId=someone-else&access_token=${jwt({ sub: userId })}`);
     await expect(open(other)).rejects.toThrow("upgrade refused: 403");
+    // And nobody without credentials.
+    await expect(open(new WebSocket(wsUrl))).rejects.toThrow("upgrade refused: 401");
     reader.close();
     own.close();
   });
