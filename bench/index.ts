@@ -15,6 +15,7 @@ import { redisBench } from "./redis.js";
 import { report, type Row, type Skipped } from "./report.js";
 import { Skip } from "./servers.js";
 import { mysqlBench, postgresBench } from "./sql.js";
+import { mysqlLeaderboardBench, postgresLeaderboardBench } from "./sql-leaderboards.js";
 
 /** One benchmark area: `key` selects it on the command line. */
 interface Area {
@@ -28,6 +29,8 @@ const areas: Area[] = [
   { key: "redis", run: redisBench },
   { key: "postgres", run: postgresBench },
   { key: "mysql", run: mysqlBench },
+  { key: "postgres-leaderboards", run: postgresLeaderboardBench },
+  { key: "mysql-leaderboards", run: mysqlLeaderboardBench },
   { key: "file", run: fileBench },
   { key: "http", run: httpBench },
   { key: "realtime", run: realtimeBench },
