@@ -68,7 +68,7 @@ export async function buildHttp(gamify: Gamify, config: ServerConfig, logger: Lo
   let realtimeClosed: Promise<void> | undefined;
   const closeRealtime = (): Promise<void> => (realtimeClosed ??= realtime ? realtime.close() : Promise.resolve());
   return {
-    listener: toNodeHandler(handler, { trustProxy: config.trustProxy }),
+    listener: toNodeHandler(handler, { trustProxy: config.trustProxy, onError: (error: unknown) => logger.error({ err: error }, "node adapter failed") }),
     attach(server) {
       if (realtime) attachWebSocket(server, handler, { trustProxy: config.trustProxy });
     },
