@@ -20,7 +20,7 @@ export interface ThresholdRule {
 export interface CountRule {
   readonly id: string;
   readonly when: {
-    readonly event: GamifyEventType;
+    readonly event: Exclude<GamifyEventType, "leaderboard_finished" | "leaderboard_rank_changed">;
     /** For `event: "action"`: the action name given to `gk.track()`. */
     readonly action?: string;
     readonly times: number;
@@ -82,6 +82,13 @@ export function checkRules(list: readonly Rule[], defaultMetric: string): void {
     } else if ("event" in when) {
       if (!EVENT_TYPES.includes(when["event"] as GamifyEventType)) {
         throw invalidArgument(`${where}: "event" must be one of ${EVENT_TYPES.join(", ")}.`, { rule: rule.id });
+      }
+      // Count rules count a user's log; leaderboard events are not in it, so such a rule could never fire.
+      if (when["event"] === "leaderboard_finished" || when["event"] === "leaderboard_rank_changed") {
+        throw invalidArgument(`${where}: count rules cannot count ${String(when["event"])} events (they are not in users' logs); listen with gk.on instead.`, {
+          rule: rule.id,
+          field: "rules.when.event",
+        });
       }
       if (typeof when["times"] !== "number" || !Number.isSafeInteger(when["times"]) || when["times"] < 1) {
         throw invalidArgument(`${where}: "times" must be an integer >= 1.`, { rule: rule.id });

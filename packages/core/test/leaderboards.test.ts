@@ -25,7 +25,7 @@ describe("leaderboard events", () => {
     const record = vi.fn();
     const gk = createGamify({
       leaderboards: [{ metric: "xp", watch: { top: 2 } }],
-      rules: [{ id: "r", when: { event: "leaderboard_rank_changed", times: 1 }, award: { badge: "never" } }],
+      rules: [{ id: "r", when: { event: "points_added", times: 3 }, award: { badge: "three" } }],
     });
     const all: GamifyEvent[] = [];
     gk.on("*", (e) => void all.push(e));
@@ -40,7 +40,16 @@ describe("leaderboard events", () => {
     expect(all.map((e) => e.type)).toEqual(["points_added", "leaderboard_rank_changed", "points_added", "leaderboard_rank_changed", "leaderboard_rank_changed"]);
     expect((await gk.events("a")).events.map((e) => e.type)).toEqual(["points_added"]);
     expect((await gk.getUser("a"))?.badges).toEqual({});
+    expect(await gk.events("a")).toMatchObject({ events: [{ type: "points_added" }] });
     await gk.close();
+  });
+
+  test("count rules cannot count leaderboard events, which are not in users' logs", () => {
+    for (const event of ["leaderboard_finished", "leaderboard_rank_changed"]) {
+      expect(() => createGamify({ rules: [{ id: "r", when: { event: event as "action", times: 1 }, award: { badge: "b" } }] })).toThrow(
+        expect.objectContaining({ code: "INVALID_ARGUMENT" }),
+      );
+    }
   });
 
   test("a board store failure during a rank watch is reported on `error` and does not fail the award", async () => {
@@ -141,11 +150,12 @@ describe("finishing periods", () => {
       clock: () => now,
       finishLeaderboards: "manual",
       leaderboards: [{ metric: "xp", periods: ["day"], finishAfter: 0 }],
-      rules: [{ id: "any", when: { event: "leaderboard_finished", times: 1 }, award: { badge: "b" } }],
+      rules: [{ id: "any", when: { event: "points_added", times: 1 }, award: { badge: "b" } }],
     });
     await gk.addPoints("a", 1, { metric: "xp" });
     now = T0 + DAY;
     expect(await gk.finishLeaderboards()).toHaveLength(1);
+    // The reserved user has an event log (its announcement) but is not a user: not evaluated, not counted.
     expect(await gk.backfillRules()).toEqual({ users: 1, fired: 0 });
     await gk.close();
   });
