@@ -52,8 +52,8 @@ function isEvent(value: unknown): value is GamifyEvent {
  * The realtime feed (`GET /v1/events`) as an async iterator of events. Reconnects after a dropped
  * connection with `Last-Event-ID`, so no event is skipped while the server still holds it; waits
  * the server's `retry:` hint (or `Retry-After` on 429/503) with jitter and growing backoff for
- * repeated failures. Authentication and validation errors (400, 401, 403, 404) end the iteration
- * with a {@link ClientError}. Breaking out of the loop or aborting `signal` closes the connection.
+ * repeated failures (5xx answers and network errors included). Client errors (400, 401, 403,
+ * 404) end the iteration with a {@link ClientError}. Breaking out of the loop or aborting `signal` closes the connection.
  */
 export async function* eventStream(transport: Transport, options: EventsOptions = {}): AsyncGenerator<GamifyEvent, void, undefined> {
   const controller = new AbortController();
@@ -86,7 +86,7 @@ export async function* eventStream(transport: Transport, options: EventsOptions 
         clearTimeout(timer);
         if (!response.ok) {
           const problem = await errorFromResponse(response);
-          if (response.status !== 429 && response.status !== 503) throw problem;
+          if (response.status !== 429 && response.status < 500) throw problem; // 4xx: retrying cannot help
           error = problem;
           if (problem.retryAfterSeconds !== undefined) delay = problem.retryAfterSeconds * 1000;
         } else if (!response.body) {
@@ -113,7 +113,7 @@ export async function* eventStream(transport: Transport, options: EventsOptions 
         }
       } catch (caught) {
         if (controller.signal.aborted) return;
-        if (caught instanceof ClientError && caught.status !== 429 && caught.status !== 503 && caught.status !== 0) throw caught;
+        if (caught instanceof ClientError && caught.status >= 400 && caught.status < 500 && caught.status !== 429) throw caught;
         error = connection.signal.aborted ? connection.signal.reason : caught;
       } finally {
         clearTimeout(timer);

@@ -201,6 +201,21 @@ describe("events() liveness", () => {
   });
 });
 
+describe("events() and server errors", () => {
+  test("a 5xx is retried (with Retry-After when given); the feed goes on", async () => {
+    const event = { id: "e1", type: "action", userId: "u", at: 1, action: "login" };
+    const server = await serve(problem(500, "INTERNAL"), problem(503, "STORAGE_UNAVAILABLE", { "retry-after": "0" }), (_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`id: e1\ndata: ${JSON.stringify(event)}\n\n`);
+    });
+    const errors: unknown[] = [];
+    const iterator = createClient({ baseUrl: server.url }).events({ onReconnect: (info) => errors.push(info.error) });
+    expect((await iterator.next()).value).toMatchObject({ id: "e1" });
+    await iterator.return();
+    expect(errors.map((e) => (e as ClientError).status)).toEqual([500, 503]);
+  });
+});
+
 describe("parseSse", () => {
   async function* chunks(...parts: string[]) {
     yield* parts;
