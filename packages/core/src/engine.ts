@@ -293,15 +293,18 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
 
   /** Applies one user's planned awards atomically, then updates boards and publishes. */
   const applyForUser = async (userId: string, planned: readonly PlannedAward[], depth: number): Promise<AwardResult[]> => {
-    const targets = new Map<string, BoardInfo>();
-    for (const p of planned) for (const t of p.targets) targets.set(t.board, t);
-    // Board bookkeeping never fails an award: like board writes, its failures go to `error`.
+    // Only metrics that finish periods or watch ranks need work before the award.
     let watched: WatchedBoard[] = [];
-    try {
-      await finisher.register([...targets.values()]);
-      watched = await watcher.before(userId, [...targets.values()]);
-    } catch (error) {
-      emitter.reportError(error);
+    if (planned.some((p) => p.targets[0]?.settings.finishAfter !== undefined || p.targets[0]?.settings.watch !== undefined)) {
+      const targets = new Map<string, BoardInfo>();
+      for (const p of planned) for (const t of p.targets) targets.set(t.board, t);
+      // Board bookkeeping never fails an award: like board writes, its failures go to `error`.
+      try {
+        await finisher.register([...targets.values()]);
+        watched = await watcher.before(userId, [...targets.values()]);
+      } catch (error) {
+        emitter.reportError(error);
+      }
     }
     const outcomes = await storage.applyAwards(
       userId,
