@@ -417,6 +417,27 @@ export function leaderboardDepthTests(runner: SuiteRunner, { factory, storageFor
       });
     });
 
+    test("the longest metric, season id and scope fit every store, through finishing", () => {
+      const metric = "m".repeat(128);
+      const season = "s".repeat(32);
+      const scope = "t".repeat(64);
+      return withEngines(
+        1,
+        { finishLeaderboards: "manual", leaderboards: [{ metric, seasons: [{ id: season, start: utc(1, 1), end: utc(2, 1) }], finishAfter: 0 }] },
+        utc(1, 15),
+        async ({ gk, setNow }) => {
+          await gk.addPoints("u", 3, { metric, scopes: [scope] });
+          const view = gk.leaderboard(metric, { period: "season", scope });
+          assert.equal(view.board.length, 128 + 1 + 6 + 1 + 32 + 1 + 64);
+          assert.deepEqual(rows(await view.top()), [["u", 3, 1]]);
+          setNow(utc(2, 1));
+          const events = await gk.finishLeaderboards();
+          assert.deepEqual(events.map((e) => e.scope).sort(), [scope, undefined].sort());
+          assert.deepEqual(await gk.finishLeaderboards(), []);
+        },
+      );
+    });
+
     test("bad archive configuration is INVALID_ARGUMENT naming the field", async () => {
       const store = await factory();
       try {
