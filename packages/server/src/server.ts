@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createGamify, type Gamify } from "@gamifykit/core";
+import { createGamify, isGamifyError, type Gamify } from "@gamifykit/core";
 import type { Logger } from "pino";
 import { engineOptions } from "./config/engine.js";
-import { loadConfig, type ServerConfig } from "./config/load.js";
+import { ConfigError, loadConfig, type ServerConfig } from "./config/load.js";
 import { buildHttp, type HttpApp } from "./http.js";
 import { createLogger } from "./logger.js";
 import { openStores } from "./stores.js";
@@ -52,8 +52,16 @@ export interface StartServerOptions {
  */
 export async function startServer(config: ServerConfig = loadConfig(process.env), options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.log);
+  // Curves and rules are checked before any store opens, so a typo costs no connection or lock.
+  const engine = engineConfigured(() => engineOptions(config.engine));
   const stores = await openStores(config, logger);
-  const gamify = createGamify({ ...engineOptions(config.engine), ...stores });
+  let gamify: Gamify;
+  try {
+    gamify = engineConfigured(() => createGamify({ ...engine, ...stores }));
+  } catch (error) {
+    await Promise.all([stores.storage?.close(), stores.leaderboardStore?.close(), stores.analytics ? stores.analytics.close() : undefined]);
+    throw error;
+  }
   gamify.on("error", (error) => logger.error({ err: error }, "engine listener failed"));
 
   let app: HttpApp;
@@ -143,6 +151,16 @@ export async function startServer(config: ServerConfig = loadConfig(process.env)
     },
     close: shutdown,
   };
+}
+
+/** Runs an engine-building step, reporting bad engine settings as a {@link ConfigError}. */
+function engineConfigured<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (isGamifyError(error, "INVALID_ARGUMENT")) throw new ConfigError([`"engine" in the config file: ${error.message}`]);
+    throw error;
+  }
 }
 
 /** Polls `done` until it holds or `timeoutMs` passes; true when it held. */

@@ -2,7 +2,7 @@
 // over HTTP lands in that store (and SQL migrations run on start). The Postgres run also uses the
 // Postgres event bus between two instances.
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findTestServer } from "@gamifykit/adapter-tests";
@@ -10,7 +10,7 @@ import { tableNames } from "@gamifykit/sql";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, describe, expect, test } from "vitest";
-import { loadConfig, startServer, type RunningServer } from "../src/index.js";
+import { ConfigError, loadConfig, startServer, type RunningServer } from "../src/index.js";
 
 const postgres = await findTestServer("postgres");
 const mariadb = await findTestServer("mysql");
@@ -59,6 +59,28 @@ describe("file store", () => {
     const next = await start({ GAMIFYKIT_STORE: "file", GAMIFYKIT_FILE_DIRECTORY: directory });
     expect((await award(next, "zoe", 1)).total).toBe(1);
     await Promise.all([next.close(), holder.close()]);
+  });
+});
+
+describe("engine settings core refuses", () => {
+  test("are a ConfigError naming the engine section, and leave no store open", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "gk-server-file-"));
+    const file = join(directory, "..", `gk-engine-${randomUUID()}.json`);
+    const attempt = (engine: unknown) => {
+      writeFileSync(file, JSON.stringify({ engine }));
+      return startServer(
+        loadConfig({ GAMIFYKIT_PROFILE: "test", GAMIFYKIT_PORT: "0", GAMIFYKIT_LOG_LEVEL: "silent", GAMIFYKIT_STORE: "file", GAMIFYKIT_FILE_DIRECTORY: directory }, { file }),
+      );
+    };
+    const badCurve = await attempt({ levels: { xp: { type: "table", thresholds: [5, 10] } } }).catch((e: unknown) => e);
+    expect(badCurve).toBeInstanceOf(ConfigError);
+    expect((badCurve as ConfigError).problems[0]).toMatch(/^"engine" in the config file: levels\.table needs .*first threshold is 0/);
+    const badRule = await attempt({ rules: [{ id: "r1", when: { metric: "xp", reaches: 10 }, award: { badge: "not a badge!" } }] }).catch((e: unknown) => e);
+    expect(badRule).toBeInstanceOf(ConfigError);
+    expect((badRule as ConfigError).problems[0]).toMatch(/^"engine" in the config file: /);
+    const fine = await attempt({ rules: [{ id: "r1", when: { metric: "xp", reaches: 10 }, award: { badge: "ten" } }] });
+    expect((await award(fine, "ann", 10)).total).toBe(10);
+    await fine.close();
   });
 });
 
