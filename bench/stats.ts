@@ -31,7 +31,8 @@ export function latencies(samples: readonly number[]): Latencies {
   return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) };
 }
 
-const median = (values: readonly number[]): number => {
+/** The middle value (the upper one of an even count). */
+export const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] as number;
 };
