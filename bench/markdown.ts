@@ -21,6 +21,15 @@ const cell = (s: string) => s.replace(/\|/g, "\\|");
 
 console.log(`Run of ${result.at}${result.quick ? " (quick mode: not meaningful)" : ""}: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}.`);
 console.log(`Load average ${m.loadAtStart.join(" / ")} at the start and ${m.loadAtEnd.join(" / ")} at the end (1 / 5 / 15 min).`);
+const targeted = result.rows.filter((r) => r.target !== undefined);
+if (targeted.length > 0) {
+  console.log(`\n### Targets\n\n| area | measure | target | ratio | met? |\n| --- | --- | ---: | ---: | --- |`);
+  for (const r of targeted) {
+    const x = ratio(r);
+    const met = x === undefined || r.target === undefined ? "" : x >= r.target ? "met" : "**missed**";
+    console.log(`| ${cell(r.area)} | ${cell(r.measure)} | ≥ ${r.target}× | ${x === undefined ? "" : `${x.toFixed(2)}×`} | ${met} |`);
+  }
+}
 for (const area of [...new Set(result.rows.map((r) => r.area))]) {
   console.log(`\n### ${area}\n\n| measure | GamifyKit | comparison | ratio | target |\n| --- | ---: | --- | ---: | --- |`);
   for (const r of result.rows.filter((row) => row.area === area)) {
