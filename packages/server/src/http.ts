@@ -61,6 +61,8 @@ export async function buildHttp(gamify: Gamify, config: ServerConfig, logger: Lo
     cors: config.cors === false ? false : { origins: config.cors.origins, credentials: config.cors.credentials },
     bodyLimit: config.bodyLimit,
     logger,
+    // A standalone service also reports its process: CPU, memory, event-loop lag, GC.
+    metrics: { defaultMetrics: true },
     metricsAuth: config.metricsAuth,
     realtime: realtime ?? false,
   };

@@ -55,6 +55,7 @@ describe("HTTP options from the configuration", () => {
       const metrics = await fetch(`${server.url}/metrics`);
       expect(metrics.status).toBe(200);
       expect(metrics.headers.get("content-type")).toMatch(/^text\/plain/);
+      expect(await metrics.text()).toMatch(/^process_resident_memory_bytes /m);
       expect((await fetch(`${server.url}/v1/users/alice`)).status).toBe(401);
       expect((await fetch(`${server.url}/v1/leaderboards/xp`, { headers: { "x-api-key": "k" } })).status).toBe(200);
     });
