@@ -97,7 +97,7 @@ async function sqlLeaderboardBench(dialect: SqlDialectName, quick: boolean): Pro
   const url = await serverUrl(dialect);
   const users = quick ? 10_000 : 1_000_000;
   const samples = quick ? 100 : 1_000;
-  const naiveEvery = quick ? 1 : 10;
+  const naiveEvery = quick ? 1 : 20;
   const prefix = `gkbench_lb_${randomBytes(4).toString("hex")}_`;
   const t = tableNames(prefix);
   const pool = dialect === "postgres" ? new pg.Pool({ connectionString: url, max: 4 }) : createPool({ uri: url, connectionLimit: 4 });

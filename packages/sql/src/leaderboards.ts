@@ -415,7 +415,9 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
    * below it, in board order: four index range scans from the user outwards, not an OFFSET.
    */
   const neighbours = async (db: Db | Trx, board: string, score: number, seq: number, before: number, after: number) => {
-    const e = sql.table(t.boardEntries);
+    // MariaDB otherwise reads these through the board prefix of the index and filters half a
+    // million rows instead of a range scan on the score (its DESC key part defeats the choice).
+    const e = dialect === "mysql" ? sql`${sql.table(t.boardEntries)} FORCE INDEX (${sql.id(`${t.boardEntries}_rank`)})` : sql.table(t.boardEntries);
     const cols = sql`user_id, score, seq`;
     const arms: RawBuilder<unknown>[] = [];
     if (before > 0) {
