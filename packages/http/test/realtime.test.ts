@@ -3,6 +3,8 @@ import { afterEach, describe, test } from "vitest";
 import { createGamify, levels, memoryStorage, type Gamify, type GamifyEvent } from "@gamifykit/core";
 import { expectGamifyError } from "@gamifykit/adapter-tests";
 import { createRealtime, matchesFilter, type RealtimeHub, type RealtimeOptions } from "../src/realtime/index.js";
+import { Outgoing } from "../src/realtime/outgoing.js";
+import { SseClient } from "../src/realtime/sse.js";
 import net from "node:net";
 import { READER_KEY, SseReader, openDeadWs, openSse, openWs, serveHandler, serveHub, waitFor, type LoopbackServer } from "./realtime-support.js";
 
@@ -317,6 +319,25 @@ describe("server-sent events", () => {
     assert.throws(() => createRealtime(gk, { heartbeatMs: 0 }), { code: "INVALID_ARGUMENT" });
     assert.throws(() => createRealtime(gk, { maxQueuedEvents: 0 }), { code: "INVALID_ARGUMENT" });
     assert.throws(() => createRealtime(gk, { replayBufferSize: -1 }), { code: "INVALID_ARGUMENT" });
+  });
+});
+
+describe("SSE replay seam", () => {
+  test("an event the replay took from the log is not sent again when its live copy arrives late over the bus", async () => {
+    const client = new SseClient({ filter: {}, maxQueuedEvents: 100, retryMs: 1000, maxStalledTicks: 2, onEnd: () => undefined });
+    const reader = new SseReader(client.stream);
+    cleanup.push(() => reader.cancel());
+    const event = (id: string) => ({ id, type: "points_added", userId: "alice", at: 0, metric: "xp", delta: 1, total: 1 }) as GamifyEvent;
+    client.beginReplay();
+    await client.replay(event("logged"));
+    client.endReplay();
+    client.push(new Outgoing(event("logged"))); // the bus delivers it after the log did
+    client.push(new Outgoing(event("next")));
+    await reader.until(() => reader.events.length >= 2);
+    assert.deepEqual(
+      reader.events.map((e) => e.id),
+      ["logged", "next"],
+    );
   });
 });
 

@@ -29,6 +29,9 @@ export interface SseClientOptions {
  * While a resumption replays history, live events wait aside and are sent afterwards, skipping
  * any the replay already sent.
  */
+/** How many replayed ids a client remembers for the late live copies of recent events. */
+const AWAITING_LIVE_IDS = 1024;
+
 export class SseClient {
   readonly filter: RealtimeFilter;
   readonly stream: ReadableStream<Uint8Array>;
@@ -43,6 +46,11 @@ export class SseClient {
   #pending: Outgoing[] = [];
   /** Ids the replay sent, so a live copy of the same event is skipped. */
   #replayed = new Set<string>();
+  /**
+   * Replayed ids whose live copy had not arrived when the replay ended: a bus delivers an event
+   * after the award's commit, so the log can hand it to the replay first. Bounded to the latest.
+   */
+  #awaitingLive = new Set<string>();
   #stalledTicks = 0;
 
   constructor(options: SseClientOptions) {
@@ -103,9 +111,10 @@ export class SseClient {
     this.#pending = [];
     this.#replayed = new Set();
     for (const out of pending) {
-      if (!replayed.has(out.event.id)) this.#enqueue(out.sse, true);
+      if (!replayed.delete(out.event.id)) this.#enqueue(out.sse, true);
       if (this.ended) return;
     }
+    this.#awaitingLive = new Set([...replayed].slice(-AWAITING_LIVE_IDS));
   }
 
   /** A live event that passed the filter. */
@@ -116,6 +125,7 @@ export class SseClient {
       if (this.#pending.length > this.#options.maxQueuedEvents) this.drop("fell behind during its replay");
       return;
     }
+    if (this.#awaitingLive.delete(out.event.id)) return;
     this.#enqueue(out.sse, true);
   }
 
