@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { GamifyError, checkCount, isGamifyError, type EventBus, type Gamify, type GamifyEvent } from "@gamifykit/core";
-import { WebSocketServer } from "ws";
+import type { WebSocketServer } from "ws";
 import type { Principal } from "../middleware/index.js";
 import { STATUS_BY_CODE, problem } from "../problem.js";
 import { checkFilter, checkMayWatch, matches, type RealtimeFilter } from "./filter.js";
@@ -101,6 +101,7 @@ export function createRealtime(gk: Gamify, options: RealtimeOptions = {}): Realt
   // Created on the first upgrade, so a hub on an edge runtime (SSE only, where `ws` resolves to a
   // stub) never touches it.
   let wss: WebSocketServer | undefined;
+  let wssLoading: Promise<WebSocketServer> | undefined;
   let closed = false;
 
   const deliver = (event: GamifyEvent): void => {
@@ -210,16 +211,24 @@ export function createRealtime(gk: Gamify, options: RealtimeOptions = {}): Realt
         rejectUpgrade(socket, error);
         return;
       }
-      // Clients send nothing; a small payload limit keeps a hostile peer from making us buffer.
-      wss ??= new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: 4096, perMessageDeflate: false });
-      wss.handleUpgrade(req, socket, head, (socketWs) => {
-        if (closed) {
-          socketWs.terminate();
-          return;
-        }
-        const client: WsClient = new WsClient(socketWs, { filter: checked, maxBufferedBytes, onEnd: () => ws.delete(client) });
-        ws.add(client);
+      // `ws` loads on the first upgrade, so the package entry also loads where it is absent (edge runtimes).
+      wssLoading ??= import("ws").then(({ WebSocketServer }) => {
+        // Clients send nothing; a small payload limit keeps a hostile peer from making us buffer.
+        wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: 4096, perMessageDeflate: false });
+        return wss;
       });
+      wssLoading.then(
+        (server) =>
+          server.handleUpgrade(req, socket, head, (socketWs) => {
+            if (closed) {
+              socketWs.terminate();
+              return;
+            }
+            const client: WsClient = new WsClient(socketWs, { filter: checked, maxBufferedBytes, onEnd: () => ws.delete(client) });
+            ws.add(client);
+          }),
+        (error: unknown) => rejectUpgrade(socket, error),
+      );
     },
 
     async ready() {

@@ -1,4 +1,9 @@
-import { WebSocket } from "ws";
+import type { WebSocket } from "ws";
+
+// ws's readyState values (the WebSocket standard's), so this module needs no runtime import of `ws`.
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSED = 3;
 import type { RealtimeFilter } from "./filter.js";
 import type { Outgoing } from "./outgoing.js";
 
@@ -44,7 +49,7 @@ export class WsClient {
   }
 
   push(out: Outgoing): void {
-    if (this.#socket.readyState !== WebSocket.OPEN) return;
+    if (this.#socket.readyState !== OPEN) return;
     if (this.#socket.bufferedAmount > this.#options.maxBufferedBytes) {
       // close() would queue its frame behind the backlog; a slow peer must free its memory now.
       this.#terminate();
@@ -54,7 +59,7 @@ export class WsClient {
   }
 
   heartbeat(): void {
-    if (this.#socket.readyState !== WebSocket.OPEN) return;
+    if (this.#socket.readyState !== OPEN) return;
     if (!this.#alive) {
       this.#terminate();
       return;
@@ -78,14 +83,14 @@ export class WsClient {
   /** Closes politely, and cuts the connection if the peer does not answer within `graceMs`. */
   close(graceMs: number): Promise<void> {
     const socket = this.#socket;
-    if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    if (socket.readyState === CLOSED) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => socket.terminate(), graceMs);
       socket.once("close", () => {
         clearTimeout(timer);
         resolve();
       });
-      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(CLOSE_GOING_AWAY, "server shutting down");
+      if (socket.readyState === OPEN || socket.readyState === CONNECTING) socket.close(CLOSE_GOING_AWAY, "server shutting down");
     });
   }
 }
