@@ -110,14 +110,17 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
     );
     let response: Response;
     let failure: unknown;
+    const counted: Counted = {};
     try {
       if (!match) throw routeError;
       const matched = match;
       // Inside the request span, so spans the storage's instrumentation opens become its children.
-      response = await scope.run(() => serve(request, url, matched, scope));
+      response = await scope.run(() => serve(request, url, matched, scope, counted));
     } catch (error) {
       failure = error;
       response = errorToResponse(error, { requestId: scope.requestId, log: scope.log });
+      // A request the limiter counted shows the shrunken budget even when it failed.
+      if (counted.rateHeaders) response = withHeaders(response, counted.rateHeaders);
     }
     if (request.method === "HEAD") {
       // Release whatever the GET would have streamed (an SSE subscription, say) before dropping it.
@@ -139,12 +142,13 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
     throw new RequestError(404, "NOT_FOUND", `No route matches ${method} ${pathname}; the routes are listed at ${prefix}/openapi.json and ${prefix}/docs.`);
   };
 
-  const serve = async (request: Request, url: URL, { route, params }: Match, scope: RequestScope): Promise<Response> => {
+  const serve = async (request: Request, url: URL, { route, params }: Match, scope: RequestScope, counted: Counted): Promise<Response> => {
     const raw = { params, query: url.searchParams };
     const access = route.access(raw);
     const principal = await platform.authenticate(request, access);
     platform.authorize(principal, access);
     const rateHeaders = route.spec.rateLimited === false ? undefined : await platform.rateLimit(request, principal, clientIp(request));
+    if (rateHeaders) counted.rateHeaders = rateHeaders;
     const body = route.spec.body ? await readJsonBody(request, { limit: bodyLimit, required: route.spec.body.required }) : undefined;
     const response = await route.run({ gk, request, raw, body, principal, scope, services });
     return rateHeaders ? withHeaders(response, rateHeaders) : response;
@@ -200,6 +204,11 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
     openapi,
     close: () => platform.close(),
   });
+}
+
+/** The RateLimit-* headers of a request the limiter counted, kept for its error answer. */
+interface Counted {
+  rateHeaders?: Headers;
 }
 
 /** Adds headers to a response (copying it when its headers are immutable). */

@@ -78,12 +78,19 @@ export function problemType(code: GamifyErrorCode): string {
   return `https://gamifykit.dev/problems/${code.toLowerCase().replaceAll("_", "-")}`;
 }
 
+/** A response with its UTF-8 byte length set, so compression can skip small bodies. */
+export function withContentLength(text: string, status: number, headers: Headers): Response {
+  const bytes = new TextEncoder().encode(text);
+  headers.set("content-length", String(bytes.byteLength));
+  return new Response(bytes, { status, headers });
+}
+
 /** A problem+json response. */
 export function problemResponse(body: ProblemBody, headers?: Readonly<Record<string, string>>): Response {
   const h = new Headers(headers);
   h.set("content-type", "application/problem+json");
   h.set("cache-control", "no-store");
-  return new Response(JSON.stringify(body), { status: body.status, headers: h });
+  return withContentLength(JSON.stringify(body), body.status, h);
 }
 
 /** Builds a problem body for a status and code. */

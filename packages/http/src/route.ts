@@ -6,7 +6,7 @@
 import type { Gamify } from "@gamifykit/core";
 import { z } from "zod";
 import type { Access, Principal, RequestScope } from "./middleware/index.js";
-import { RequestError, type FieldError } from "./problem.js";
+import { RequestError, withContentLength, type FieldError } from "./problem.js";
 import type { RealtimeHub } from "./realtime-types.js";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -161,5 +161,5 @@ export function json(data: unknown, status = 200, headers?: Readonly<Record<stri
   const h = new Headers(headers);
   h.set("content-type", "application/json");
   if (!h.has("cache-control")) h.set("cache-control", "no-store");
-  return new Response(JSON.stringify(data), { status, headers: h });
+  return withContentLength(JSON.stringify(data), status, h);
 }

@@ -127,6 +127,16 @@ describe("rate limits through the handler", () => {
     expect((await call(h, "GET", "/v1/users/alice", {}, undefined, "192.0.2.1")).status).toBe(429);
     expect((await call(h, "GET", "/v1/users/alice", {}, undefined, "192.0.2.2")).status).toBe(404);
   });
+
+  test("a counted request that fails still shows the budget it used", async () => {
+    const h = handler({ rateLimit: { tiers: { reader: { limit: 5, windowMs: 60_000 } } } });
+    const missing = await call(h, "GET", "/v1/users/nobody", reader);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("ratelimit-remaining")).toBe("4");
+    const invalid = await call(h, "GET", "/v1/leaderboards/xp?limit=0", reader);
+    expect(invalid.status).toBe(400);
+    expect(invalid.headers.get("ratelimit-remaining")).toBe("3");
+  });
 });
 
 describe("headers through the handler", () => {
@@ -167,6 +177,16 @@ describe("headers through the handler", () => {
     const api = await call(h, "GET", "/openapi.json");
     expect(api.headers.get("content-security-policy")).toContain("default-src 'none'");
     expect(api.headers.get("strict-transport-security")).toBe("max-age=600");
+  });
+
+  test("small JSON answers and problems go out uncompressed, with their byte length", async () => {
+    const h = handler();
+    for (const path of ["/healthz", "/v1/users/nobody"]) {
+      const response = await h(new Request(`http://gamifykit.test${path}`, { headers: { "accept-encoding": "gzip", ...admin } }));
+      expect(response.headers.get("content-encoding")).toBeNull();
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      expect(Number(response.headers.get("content-length"))).toBe(bytes.byteLength);
+    }
   });
 
   test("large JSON is gzip-compressed for clients that accept it; an incoming request id is echoed", async () => {
