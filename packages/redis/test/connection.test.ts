@@ -145,7 +145,14 @@ describe.runIf(server)("redis adapter connection handling", () => {
     const gk = createGamify({ storage, analytics: false, levels: { xp: levels.table([0, 100, 200, 300]) } });
     try {
       assert.equal((await gk.addPoints("u", 150, { metric: "xp" })).level, 2);
-      const [, tables] = await admin!.scan("0", "MATCH", `${prefix}levels:*`, "COUNT", 1000);
+      // SCAN pages through the whole keyspace, which other test files share: loop to the end.
+      const tables: string[] = [];
+      let cursor = "0";
+      do {
+        const [next, keys] = await admin!.scan(cursor, "MATCH", `${prefix}levels:*`, "COUNT", 1000);
+        cursor = next;
+        tables.push(...keys);
+      } while (cursor !== "0");
       assert.equal(tables.length, 1);
       await admin!.del(...tables);
       const r = await gk.addPoints("u", 100, { metric: "xp" });
