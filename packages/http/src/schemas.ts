@@ -21,6 +21,15 @@ export const BadgeName = name("A badge name.", "first-lesson");
 export const ActionName = name("An action name.", "lesson-completed");
 export const IdempotencyKey = name("Applies the award once per user and key; a retry returns the first result with `replayed: true`.", "lesson-42");
 
+const Scope = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:@|-]{1,64}$/, "must be 1-64 characters from A-Z a-z 0-9 _ - . : @ |")
+  .meta({ description: "A leaderboard scope (team, group, tenant).", example: "team-7" });
+const Scopes = z
+  .array(Scope)
+  .max(16)
+  .meta({ description: "Scoped leaderboards this award also counts toward (at most 16), besides the metric's main boards.", example: ["team-7"] });
+
 const Reason = z.string().max(256).meta({ description: "Why, for people reading the event log (at most 256 characters).", example: "lesson" });
 const Metadata = z
   .record(z.string(), z.unknown())
@@ -50,7 +59,17 @@ const intQuery = (min: number, max: number, fallback: number, description: strin
     .default(fallback)
     .meta({ description: `${description} ${min} to ${max === MAX_SAFE ? "2^53-1" : max}, default ${fallback}.` });
 
-const Period = z.enum(["all", "day", "week", "month"]).meta({ description: "The board's period. Default `all`.", example: "week" });
+const Period = z
+  .enum(["all", "day", "week", "month", "season"])
+  .meta({ description: "The board's period (`season`: the metric's configured seasons). Default `all`.", example: "week" });
+
+/** `at` of a board read: an instant inside the period, or the period's key (`2026-W47`, `2026-11-25`, `2026-11`, a season id). */
+const BoardAt = z
+  .union([TimestampQuery, z.string().regex(/^[A-Za-z0-9_.:@|-]{1,64}$/, "must be an instant or a period key such as 2026-W47")])
+  .meta({
+    description: "Which bucket of the period: an instant inside it (epoch milliseconds or ISO 8601), or its key (`2026-W47`, `2026-11-25`, `2026-11`, a season id). Default: now.",
+    example: "2026-W47",
+  });
 const RankMode = z
   .enum(["standard", "dense", "ordinal"])
   .meta({ description: "How ties are numbered: standard 1,2,2,4; dense 1,2,2,3; ordinal 1,2,3,4. Default: the board's configured mode." });
@@ -73,7 +92,12 @@ export const EventsQuery = z.strictObject({
   limit: intQuery(1, 1000, 50, "Events per page,"),
 });
 
-export const BoardQuery = z.strictObject({ period: Period.optional(), at: TimestampQuery.optional(), mode: RankMode.optional() });
+export const BoardQuery = z.strictObject({
+  period: Period.optional(),
+  at: BoardAt.optional(),
+  scope: Scope.optional().meta({ description: "A scoped board (team, group, tenant), as named in awards' `scopes`. Default: the main board." }),
+  mode: RankMode.optional(),
+});
 export const TopQuery = BoardQuery.extend({
   limit: intQuery(1, 1000, 10, "Entries to return,"),
   offset: intQuery(0, MAX_SAFE, 0, "Entries to skip,"),
@@ -103,6 +127,7 @@ export const AwardBody = z
     reason: Reason.optional(),
     metadata: Metadata.optional(),
     at: Timestamp.optional(),
+    scopes: Scopes.optional(),
   })
   .meta({ id: "AwardRequest" });
 
@@ -120,6 +145,7 @@ export const BatchItem = z
     metadata: Metadata.optional(),
     idempotencyKey: IdempotencyKey.optional(),
     at: Timestamp.optional(),
+    scopes: Scopes.optional(),
   })
   .meta({ id: "BatchAward" });
 
@@ -218,6 +244,9 @@ export const RankedEntry = z.object({ userId: z.string(), score: z.number().int(
 export const LeaderboardPage = z
   .object({
     board: z.string().meta({ description: "The board id, e.g. `xp/week/2026-W48`.", example: "xp/all/all" }),
+    period: Period,
+    key: z.string().meta({ description: "The period's key: `all`, `2026-11-25`, `2026-W48`, `2026-11` or a season id.", example: "2026-W48" }),
+    finished: z.boolean().meta({ description: "True once the period ended and its grace passed: the standings are final." }),
     entries: z.array(RankedEntry),
     count: z.number().int().meta({ description: "Users on the board." }),
   })

@@ -53,7 +53,7 @@ describe("the OpenAPI document", () => {
     expect(addPoints.requestBody?.content["application/json"]?.schema).toEqual({ $ref: "#/components/schemas/AwardRequest" });
     expect(Object.keys(addPoints.responses).sort()).toEqual(["200", "400", "401", "403", "413", "415", "422", "429", "500", "503"]);
     const top = doc.paths["/v1/leaderboards/{metric}"]!["get"]!;
-    expect(top.parameters?.map((p) => p.name).sort()).toEqual(["at", "limit", "metric", "mode", "offset", "period"]);
+    expect(top.parameters?.map((p) => p.name).sort()).toEqual(["at", "limit", "metric", "mode", "offset", "period", "scope"]);
     expect(doc.paths["/v1/users/{userId}/badges/{badge}"]!["put"]!.requestBody?.required).toBe(false);
   });
 

@@ -231,6 +231,33 @@ describe("leaderboards", () => {
     expect(lastWeek.json).toMatchObject({ board: "xp/week/2026-W47", entries: [], count: 0 });
   });
 
+  test("scoped boards, seasons and a period read by its key", async () => {
+    await handler.close();
+    await gk.close();
+    gk = testEngine({ leaderboards: [{ metric: "xp", periods: ["week"], seasons: [{ id: "autumn", start: "2026-09-01", end: "2026-12-01" }] }] });
+    handler = testHandler(gk, { prefix: "/api" });
+    const award = await call(handler, "POST", "/api/v1/users/erin/points", { body: { amount: 40, metric: "xp", scopes: ["team-7"] } });
+    expect(award.status).toBe(200);
+    const batch = await call(handler, "POST", "/api/v1/batch", { body: { awards: [{ userId: "finn", amount: 10, metric: "xp", scopes: ["team-7"] }] } });
+    expect(batch.status).toBe(200);
+
+    const team = schemas.LeaderboardPage.parse((await call(handler, "GET", "/api/v1/leaderboards/xp?period=week&scope=team-7")).json);
+    expect(team).toMatchObject({ board: "xp/week/2026-W48/team-7", period: "week", key: "2026-W48", finished: false, count: 2 });
+    expect(team.entries.map((e) => e.userId)).toEqual(["erin", "finn"]);
+    const byKey = schemas.LeaderboardPage.parse((await call(handler, "GET", "/api/v1/leaderboards/xp?period=week&at=2026-W48")).json);
+    expect(byKey.board).toBe("xp/week/2026-W48");
+    const season = schemas.LeaderboardPage.parse((await call(handler, "GET", "/api/v1/leaderboards/xp?period=season&at=autumn&scope=team-7")).json);
+    expect(season).toMatchObject({ board: "xp/season/autumn/team-7", key: "autumn", count: 2 });
+    const rank = await call(handler, "GET", "/api/v1/leaderboards/xp/users/finn?period=season&scope=team-7");
+    expect(schemas.UserRank.parse(rank.json)).toEqual({ userId: "finn", score: 10, rank: 2, percentile: 50 });
+
+    const badScope = await call(handler, "GET", "/api/v1/leaderboards/xp?scope=team%2F7");
+    expect(badScope.status).toBe(400);
+    const badKey = await call(handler, "GET", "/api/v1/leaderboards/xp?period=week&at=2026-13");
+    expect(badKey.status).toBe(400);
+    expect(badKey.json).toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
   test("GET .../users/{userId} answers score, rank and percentile", async () => {
     const r = await call(handler, "GET", "/api/v1/leaderboards/xp/users/bob");
     expect(r.status).toBe(200);

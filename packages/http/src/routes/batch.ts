@@ -24,6 +24,7 @@ export const batch = defineRoute({
       ...(item.metadata === undefined ? {} : { metadata: item.metadata }),
       ...(item.idempotencyKey === undefined ? {} : { idempotencyKey: item.idempotencyKey }),
       ...(item.at === undefined ? {} : { at: item.at }),
+      ...(item.scopes === undefined ? {} : { scopes: item.scopes }),
     }));
     return json({ results: await gk.batch(awards) });
   },

@@ -3,18 +3,24 @@ import { GamifyError, type LeaderboardQuery } from "@gamifykit/core";
 import { defineRoute, json } from "../route.js";
 import { AroundPage, AroundQuery, BoardQuery, LeaderboardPage, MetricParams, MetricUserParams, TopQuery, UserRank } from "../schemas.js";
 
-type BoardInput = { period?: LeaderboardQuery["period"] | undefined; at?: number | undefined; mode?: LeaderboardQuery["mode"] | undefined };
+type BoardInput = {
+  period?: LeaderboardQuery["period"] | undefined;
+  at?: number | string | undefined;
+  scope?: string | undefined;
+  mode?: LeaderboardQuery["mode"] | undefined;
+};
 
 function boardQuery(query: BoardInput): LeaderboardQuery {
   return {
     ...(query.period === undefined ? {} : { period: query.period }),
     ...(query.at === undefined ? {} : { at: query.at }),
+    ...(query.scope === undefined ? {} : { scope: query.scope }),
     ...(query.mode === undefined ? {} : { mode: query.mode }),
   };
 }
 
 const boardErrors = [404];
-const periodNote = "A period the metric's leaderboard does not keep answers 404.";
+const periodNote = "A period the metric's leaderboard does not keep answers 404. Finished periods stay readable (pass their key as `at`) for the board's retention.";
 
 export const topEntries = defineRoute({
   id: "leaderboardTop",
@@ -31,7 +37,7 @@ export const topEntries = defineRoute({
   async serve({ gk, params, query }) {
     const view = gk.leaderboard(params.metric, boardQuery(query));
     const [entries, count] = await Promise.all([view.top({ limit: query.limit, offset: query.offset }), view.count()]);
-    return json({ board: view.board, entries, count });
+    return json({ board: view.board, period: view.period, key: view.key, finished: view.finished, entries, count });
   },
 });
 

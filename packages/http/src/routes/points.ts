@@ -3,7 +3,14 @@ import type { AwardOptions } from "@gamifykit/core";
 import { defineRoute, json } from "../route.js";
 import { AwardBody, AwardResult, IdempotencyHeaders, UserParams } from "../schemas.js";
 
-type Award = { amount: number; metric?: string | undefined; reason?: string | undefined; metadata?: Record<string, unknown> | undefined; at?: number | undefined };
+type Award = {
+  amount: number;
+  metric?: string | undefined;
+  reason?: string | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  at?: number | undefined;
+  scopes?: string[] | undefined;
+};
 
 /** Engine options from a validated body and the Idempotency-Key header. */
 function awardOptions(body: Award, idempotencyKey: string | undefined): AwardOptions {
@@ -12,6 +19,7 @@ function awardOptions(body: Award, idempotencyKey: string | undefined): AwardOpt
     ...(body.reason === undefined ? {} : { reason: body.reason }),
     ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
     ...(body.at === undefined ? {} : { at: body.at }),
+    ...(body.scopes === undefined ? {} : { scopes: body.scopes }),
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
   };
 }
