@@ -274,7 +274,7 @@ export interface paths {
         };
         /**
          * The best entries of a board
-         * @description A period the metric's leaderboard does not keep answers 404.
+         * @description A period the metric's leaderboard does not keep answers 404. Finished periods stay readable (pass their key as `at`) for the board's retention.
          */
         get: operations["leaderboardTop"];
         put?: never;
@@ -294,7 +294,7 @@ export interface paths {
         };
         /**
          * A user's score, rank and percentile on a board
-         * @description A period the metric's leaderboard does not keep answers 404.
+         * @description A period the metric's leaderboard does not keep answers 404. Finished periods stay readable (pass their key as `at`) for the board's retention.
          */
         get: operations["leaderboardRank"];
         put?: never;
@@ -314,7 +314,7 @@ export interface paths {
         };
         /**
          * The entries around a user
-         * @description Up to 2 × radius + 1 entries centred on the user, kept full at the top and bottom of the board; empty when the user is not on it. A period the metric's leaderboard does not keep answers 404.
+         * @description Up to 2 × radius + 1 entries centred on the user, kept full at the top and bottom of the board; empty when the user is not on it. A period the metric's leaderboard does not keep answers 404. Finished periods stay readable (pass their key as `at`) for the board's retention.
          */
         get: operations["leaderboardAround"];
         put?: never;
@@ -359,6 +359,13 @@ export interface components {
              * @example 2026-11-25T12:00:00Z
              */
             at?: number | string;
+            /**
+             * @description Scoped leaderboards this award also counts toward (at most 16), besides the metric's main boards.
+             * @example [
+             *       "team-7"
+             *     ]
+             */
+            scopes?: string[];
         };
         BadgeRequest: {
             /**
@@ -446,6 +453,13 @@ export interface components {
              * @example 2026-11-25T12:00:00Z
              */
             at?: number | string;
+            /**
+             * @description Scoped leaderboards this award also counts toward (at most 16), besides the metric's main boards.
+             * @example [
+             *       "team-7"
+             *     ]
+             */
+            scopes?: string[];
         };
         Problem: {
             /**
@@ -677,6 +691,19 @@ export interface components {
              * @example xp/all/all
              */
             board: string;
+            /**
+             * @description The board's period (`season`: the metric's configured seasons). Default `all`.
+             * @example week
+             * @enum {string}
+             */
+            period: "all" | "day" | "week" | "month" | "season";
+            /**
+             * @description The period's key: `all`, `2026-11-25`, `2026-W48`, `2026-11` or a season id.
+             * @example 2026-W48
+             */
+            key: string;
+            /** @description True once the period ended and its grace passed: the standings are final. */
+            finished: boolean;
             entries: components["schemas"]["RankedEntry"][];
             /** @description Users on the board. */
             count: number;
@@ -1413,8 +1440,10 @@ export interface operations {
     leaderboardTop: {
         parameters: {
             query?: {
-                period?: "all" | "day" | "week" | "month";
-                at?: string;
+                period?: "all" | "day" | "week" | "month" | "season";
+                at?: (string) | string;
+                /** @description A scoped board (team, group, tenant), as named in awards' `scopes`. Default: the main board. */
+                scope?: string;
                 mode?: "standard" | "dense" | "ordinal";
                 /** @description Entries to return, 1 to 1000, default 10. */
                 limit?: string;
@@ -1456,8 +1485,10 @@ export interface operations {
     leaderboardRank: {
         parameters: {
             query?: {
-                period?: "all" | "day" | "week" | "month";
-                at?: string;
+                period?: "all" | "day" | "week" | "month" | "season";
+                at?: (string) | string;
+                /** @description A scoped board (team, group, tenant), as named in awards' `scopes`. Default: the main board. */
+                scope?: string;
                 mode?: "standard" | "dense" | "ordinal";
             };
             header?: never;
@@ -1497,8 +1528,10 @@ export interface operations {
     leaderboardAround: {
         parameters: {
             query?: {
-                period?: "all" | "day" | "week" | "month";
-                at?: string;
+                period?: "all" | "day" | "week" | "month" | "season";
+                at?: (string) | string;
+                /** @description A scoped board (team, group, tenant), as named in awards' `scopes`. Default: the main board. */
+                scope?: string;
                 mode?: "standard" | "dense" | "ordinal";
                 /** @description Entries on each side of the user, 0 to 500, default 5. */
                 radius?: string;
