@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createGamify } from "@gamifykit/core";
 import { describe, expect, test } from "vitest";
 import { ConfigError, loadConfig } from "../src/index.js";
 import { configurationMarkdown } from "../src/config/docs.js";
@@ -147,6 +148,26 @@ describe("loadConfig", () => {
     expect(options.leaderboards).toEqual([{ metric: "xp", periods: ["all", "week"], timeZone: "Europe/Berlin" }]);
     expect(options.metrics).toEqual({ coins: { floor: 0 } });
     expect(options.rules).toEqual([{ id: "xp-100", when: { metric: "xp", reaches: 100 }, award: { badge: "centurion" } }]);
+  });
+
+  test("leaderboards with seasons, finishing, winners and watches reach core as core accepts them", async () => {
+    const file = join(dir, "seasons.json");
+    const board = {
+      metric: "xp",
+      periods: ["all", "week"],
+      seasons: [{ id: "s1", start: "2026-09-01", end: "2026-12-01" }],
+      finishAfter: 3_600_000,
+      winners: 5,
+      keepFinishedFor: "forever",
+      watch: { top: 10 },
+    };
+    writeFileSync(file, JSON.stringify({ engine: { leaderboards: [board] } }));
+    const options = engineOptions(loadConfig({ GAMIFYKIT_CONFIG_FILE: file }).engine);
+    expect(options.leaderboards).toEqual([board]);
+    const gk = createGamify(options);
+    await gk.addPoints("alice", 5, { metric: "xp", at: Date.UTC(2026, 9, 1) });
+    expect(await gk.leaderboard("xp", { period: "season", at: "s1" }).top()).toEqual([{ userId: "alice", score: 5, rank: 1 }]);
+    await gk.close();
   });
 
   test("a bad config file is refused with the key path", () => {

@@ -10,7 +10,16 @@ const EXAMPLE_FILE = {
     defaultMetric: "xp",
     levels: { xp: { type: "quadratic", base: 100 }, coins: { type: "table", thresholds: [0, 100, 250, 500] } },
     metrics: { coins: { floor: 0 } },
-    leaderboards: [{ metric: "xp", periods: ["all", "week", "month"], timeZone: "Europe/Berlin" }],
+    leaderboards: [
+      {
+        metric: "xp",
+        periods: ["all", "week", "month"],
+        seasons: [{ id: "autumn-2026", start: "2026-09-01", end: "2026-12-01" }],
+        timeZone: "Europe/Berlin",
+        finishAfter: 3600000,
+        winners: 3,
+      },
+    ],
     rules: [
       { id: "first-100", when: { metric: "xp", reaches: 100 }, award: { badge: "centurion" } },
       { id: "daily-login-7", when: { event: "action", action: "login", times: 7, withinMs: 604800000 }, award: { points: { amount: 50, metric: "coins" } } },
@@ -104,7 +113,8 @@ export function configurationMarkdown(): string {
     "Level curves (`engine.levels.<metric>`) are core's ready-made curves: `linear` (`step`), `quadratic`",
     "(`base`), `exponential` (`base`, `factor`), each with an optional `maxLevel`, and `table` (`thresholds`,",
     "the first 0). Leaderboards keep an all-time board per metric plus the listed periods (`day`, ISO `week`,",
-    "`month`) in their `timeZone`. Rules are core's declarative rules (`{ metric, reaches }` or",
+    "`month`) and `seasons` in their `timeZone`; with `finishAfter`, a finished period emits",
+    "`leaderboard_finished` with its `winners`. Rules are core's declarative rules (`{ metric, reaches }` or",
     "`{ event, action?, times, withinMs? }`), checked at start-up.",
     "",
     "### JSON Schema of `engine`",

@@ -61,7 +61,34 @@ export const engineSchema = z
           periods: z.array(z.enum(["all", "day", "week", "month"])).optional().describe('Default ["all"].'),
           timeZone: z.string().optional().describe("IANA zone of the day/week/month boundaries (default UTC)."),
           mode: z.enum(["standard", "dense", "ordinal"]).optional().describe("Default ranking mode."),
-          keepFinishedFor: z.number().int().min(0).optional().describe("Milliseconds a finished period stays readable (default 30 days)."),
+          seasons: z
+            .array(
+              z.strictObject({
+                id: z.string().describe("1-32 characters of A-Z a-z 0-9 _ - . (the season's key)."),
+                start: z.union([z.string(), z.number().int()]).describe('First instant: a date "2026-09-01" (midnight in timeZone) or epoch ms.'),
+                end: z.union([z.string(), z.number().int()]).describe("End, exclusive, in the same forms."),
+              }),
+            )
+            .optional()
+            .describe('Custom periods with fixed bounds, queried with period "season".'),
+          finishAfter: z
+            .number()
+            .int()
+            .min(0)
+            .optional()
+            .describe("Milliseconds after a period's end when it is finished (no more backdated awards; a leaderboard_finished event names the winners)."),
+          winners: z.number().int().min(1).optional().describe("Top entries leaderboard_finished carries (default 3; needs finishAfter)."),
+          keepFinishedFor: z
+            .union([z.number().int().min(0), z.literal("forever")])
+            .optional()
+            .describe('Milliseconds a finished period stays readable, or "forever" (default 30 days).'),
+          watch: z
+            .strictObject({
+              top: z.number().int().min(1),
+              periods: z.array(z.enum(["all", "day", "week", "month", "season"])).optional(),
+            })
+            .optional()
+            .describe("Emit leaderboard_rank_changed for moves within the top `top` entries."),
         }),
       )
       .optional()
@@ -98,7 +125,12 @@ export function engineOptions(engine: EngineConfig): GamifyOptions {
   if (engine.defaultMetric !== undefined) options.defaultMetric = engine.defaultMetric;
   if (engine.levels) options.levels = Object.fromEntries(Object.entries(engine.levels).map(([metric, c]) => [metric, curve(c)]));
   if (engine.metrics) options.metrics = Object.fromEntries(Object.entries(engine.metrics).map(([metric, m]) => [metric, defined(m)]));
-  if (engine.leaderboards) options.leaderboards = engine.leaderboards.map((board) => defined(board));
+  if (engine.leaderboards) {
+    options.leaderboards = engine.leaderboards.map((board) => {
+      const { watch, ...rest } = board;
+      return { ...defined(rest), ...(watch ? { watch: defined(watch) } : {}) };
+    });
+  }
   if (engine.rules) {
     options.rules = engine.rules.map((rule) => {
       const award = defined({ badge: rule.award.badge, points: rule.award.points && defined(rule.award.points) });
