@@ -161,9 +161,10 @@ describe("loadConfig", () => {
       keepFinishedFor: "forever",
       watch: { top: 10 },
     };
-    writeFileSync(file, JSON.stringify({ engine: { leaderboards: [board] } }));
+    writeFileSync(file, JSON.stringify({ engine: { leaderboards: [board], finishLeaderboards: { intervalMs: 60_000 } } }));
     const options = engineOptions(loadConfig({ GAMIFYKIT_CONFIG_FILE: file }).engine);
     expect(options.leaderboards).toEqual([board]);
+    expect(options.finishLeaderboards).toEqual({ intervalMs: 60_000 });
     const gk = createGamify(options);
     await gk.addPoints("alice", 5, { metric: "xp", at: Date.UTC(2026, 9, 1) });
     expect(await gk.leaderboard("xp", { period: "season", at: "s1" }).top()).toEqual([{ userId: "alice", score: 5, rank: 1 }]);

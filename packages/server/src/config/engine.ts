@@ -94,6 +94,10 @@ export const engineSchema = z
       .optional()
       .describe("Period leaderboards per metric; an all-time board is always kept."),
     rules: z.array(ruleSchema).optional().describe("Declarative rules; each fires at most once per user."),
+    finishLeaderboards: z
+      .union([z.enum(["lazy", "manual"]), z.strictObject({ intervalMs: z.number().int().min(1) })])
+      .optional()
+      .describe('When finished periods are detected: "lazy" (default, on awards and reads), "manual", or also every intervalMs.'),
   })
   .describe("Engine settings: levels, leaderboards, metrics, rules.");
 
@@ -131,6 +135,7 @@ export function engineOptions(engine: EngineConfig): GamifyOptions {
       return { ...defined(rest), ...(watch ? { watch: defined(watch) } : {}) };
     });
   }
+  if (engine.finishLeaderboards !== undefined) options.finishLeaderboards = engine.finishLeaderboards;
   if (engine.rules) {
     options.rules = engine.rules.map((rule) => {
       const award = defined({ badge: rule.award.badge, points: rule.award.points && defined(rule.award.points) });
