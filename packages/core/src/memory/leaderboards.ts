@@ -121,7 +121,8 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     const board = this.live(update.board);
     const h = board?.byUser.get(userId);
     const total = (h === undefined ? 0 : board!.index.scoreOf(h)) + delta;
-    checkScore(total, `score on board ${update.board}`);
+    // The message names the board; build it only when the check fails.
+    if (!Number.isSafeInteger(total)) checkScore(total, `score on board ${update.board}`);
     const b = board ?? this.create(update.board);
     if (update.expiresAt !== undefined) {
       b.expiresAt = update.expiresAt;
