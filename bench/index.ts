@@ -2,7 +2,7 @@
  * Benchmarks. `pnpm bench` measures; `pnpm bench --quick` only proves they still run (CI).
  * Every figure is printed beside a comparison measured in the same run.
  *
- * `pnpm bench redis sql` runs only the areas whose key is named. An area needing a server that is
+ * `pnpm bench redis postgres` runs only the areas whose key is named. An area needing a server that is
  * unreachable is skipped with a line saying so, except under `CI=true`, where that fails the run.
  */
 import { engineBench } from "./engine.js";
