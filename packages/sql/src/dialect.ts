@@ -1,4 +1,4 @@
-import { sql, type InsertQueryBuilder, type RawBuilder } from "kysely";
+import { sql, type InsertQueryBuilder, type Kysely, type OperationNodeSource, type RawBuilder } from "kysely";
 import type { LooseDb } from "./connection.js";
 import type { SqlDialectName } from "./options.js";
 
@@ -26,4 +26,31 @@ export function upsert<R>(dialect: SqlDialectName, table: string, insert: Insert
 /** INSERT that silently skips rows whose key exists (`ON CONFLICT DO NOTHING` / `INSERT IGNORE`). */
 export function insertIgnore<R>(dialect: SqlDialectName, insert: Insert<R>): Insert<R> {
   return dialect === "postgres" ? insert.onConflict((oc) => oc.doNothing()) : insert.ignore();
+}
+
+/** A statement that can be compiled and run on its own or as a data-modifying CTE. */
+export type Compilable = OperationNodeSource & { execute(): Promise<unknown> };
+
+/**
+ * `WITH s1 AS (…), s2 AS (…) <last>`: PostgreSQL runs data-modifying statements in a WITH together,
+ * in one round trip. Only for statements on different tables that do not read each other's writes
+ * (they all see one snapshot).
+ */
+export function withStatements<O>(leading: readonly Compilable[], last: Compilable): RawBuilder<O> {
+  const ctes = leading.map((statement, i) => sql`${sql.id(`gk_s${i}`)} AS (${statement})`);
+  return sql<O>`WITH ${sql.join(ctes, sql`, `)} ${last}`;
+}
+
+/**
+ * Runs writes that do not depend on each other: one statement on PostgreSQL (see
+ * {@link withStatements}), one after another on MySQL, which has no data-modifying CTEs.
+ */
+export async function executeAll(dialect: SqlDialectName, trx: Kysely<LooseDb>, statements: readonly Compilable[]): Promise<void> {
+  const last = statements.at(-1);
+  if (last === undefined) return;
+  if (dialect === "postgres" && statements.length > 1) {
+    await withStatements(statements.slice(0, -1), last).execute(trx);
+    return;
+  }
+  for (const statement of statements) await statement.execute();
 }

@@ -1,7 +1,7 @@
 import { checkCount, checkRankMode as checkMode, checkScore, GamifyError, type LeaderboardStore, type RankMode, type RankedEntry } from "@gamifykit/core";
 import { sql, type Expression, type RawBuilder, type SqlBool } from "kysely";
 import { Lifecycle, SqlHandle, num, type Db, type Trx } from "./connection.js";
-import { upsert } from "./dialect.js";
+import { executeAll, upsert, withStatements, type Compilable } from "./dialect.js";
 import { BUCKET_BITS, BUCKET_LEVELS } from "./migrations.js";
 import type { SqlLeaderboardsOptions } from "./options.js";
 import { KeyedQueue } from "./queue.js";
@@ -14,6 +14,40 @@ const SWEEP_BATCH = 100;
 const MAX_CACHED_EXPIRIES = 10_000;
 
 type Update = { readonly board: string; readonly delta: number; readonly expiresAt?: number | undefined };
+
+/** One score change: `next` maps the running score (undefined when absent) to the new one. */
+type WriteUpdate = { readonly board: string; readonly next: (score: number | undefined) => number; readonly expiresAt?: number | undefined };
+
+/** The scores after a write, and the board expiries it stored (to remember once committed). */
+interface WriteResult {
+  readonly out: number[];
+  readonly expiring: readonly (readonly [string, number])[];
+}
+
+/**
+ * What a storage on the same connection needs to move this store's boards inside its own
+ * transaction (see `Storage.leaderboards`): the award's transaction and this store's writes then
+ * lock the same per-user row, so they stay serialised.
+ */
+export interface FusedBoards {
+  /** The connection the store writes on; a storage fuses only with a store on its own. */
+  readonly handle: SqlHandle;
+  /** Before the transaction: learns the boards' expiries (dropping expired boards). */
+  prepare(boards: readonly string[]): Promise<void>;
+  /** The upsert that creates and locks the user's board row; run it in the transaction first. */
+  lockStatement(trx: Trx, userId: string): Compilable;
+  /** In the transaction, after `lockStatement`: adds each delta to its board. */
+  increment(trx: Trx, userId: string, updates: readonly { readonly board: string; readonly delta: number; readonly expiresAt?: number | undefined }[]): Promise<WriteResult>;
+  /** After commit. */
+  settle(expiring: WriteResult["expiring"]): void;
+}
+
+const fusedStores = new WeakMap<LeaderboardStore, FusedBoards>();
+
+/** The in-transaction hooks of a store made by this module, or undefined for any other store. */
+export function fusedBoards(store: LeaderboardStore): FusedBoards | undefined {
+  return fusedStores.get(store);
+}
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -79,11 +113,14 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
   const live = (board: string, now: number): Expression<SqlBool> =>
     sql<SqlBool>`NOT EXISTS (SELECT 1 FROM ${sql.table(t.boards)} WHERE ${sql.ref("board")} = ${board} AND ${sql.ref("expires_at")} <= ${now})`;
 
+  /** The upsert that creates (if needed) and locks the user's row in board_users. */
+  const lockStatement = (trx: Trx, userId: string) =>
+    upsert(dialect, t.boardUsers, trx.insertInto(t.boardUsers).values({ user_id: userId }), ["user_id"], (_incoming, stored) => ({ user_id: stored("user_id") }));
+
   /** Locks the user's row in board_users, creating it when `create` is set; false when absent. */
   const lockUser = async (trx: Trx, userId: string, create: boolean): Promise<boolean> => {
     if (create) {
-      const insert = trx.insertInto(t.boardUsers).values({ user_id: userId });
-      await upsert(dialect, t.boardUsers, insert, ["user_id"], (_incoming, stored) => ({ user_id: stored("user_id") })).execute();
+      await lockStatement(trx, userId).execute();
       return true;
     }
     const row = await trx.selectFrom(t.boardUsers).select("user_id").where("user_id", "=", userId).forUpdate().executeTakeFirst();
@@ -97,7 +134,7 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
    * its buckets' distinct counts). Buckets shared by the old and the new score cancel out, so a
    * small increment usually touches no bucket at all.
    */
-  const moveCounts = async (trx: Trx, moves: readonly { board: string; score: number; n: number }[]): Promise<void> => {
+  const moveCounts = async (trx: Trx, moves: readonly { board: string; score: number; n: number }[], alongside?: Compilable): Promise<void> => {
     const merged = new Map<string, { board: string; score: number; n: number }>();
     for (const m of moves) {
       const key = `${m.score}\u0000${m.board}`;
@@ -106,15 +143,21 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       merged.set(key, entry);
     }
     const rows = [...merged.values()].filter((d) => d.n !== 0).sort((a, b) => byString(a.board, b.board) || a.score - b.score);
-    if (rows.length === 0) return;
+    if (rows.length === 0) {
+      if (alongside !== undefined) await executeAll(dialect, trx, [alongside]);
+      return;
+    }
     const counted = upsert(dialect, t.boardScores, trx.insertInto(t.boardScores).values(rows), ["board", "score"], (incoming, stored) => ({
       n: sql`${stored("n")} + ${incoming("n")}`,
     }));
     let after: { board: string; score: number; n: number }[];
     if (dialect === "postgres") {
       // RETURNING gives the counters after the change in the same round trip.
-      after = (await counted.returning(["board", "score", "n"]).execute()).map((r) => ({ board: String(r.board), score: num(r.score), n: num(r.n) }));
+      const returned = counted.returning(["board", "score", "n"]);
+      const result = alongside === undefined ? await returned.execute() : (await withStatements<{ board: unknown; score: unknown; n: unknown }>([alongside], returned).execute(trx)).rows;
+      after = result.map((r) => ({ board: String(r.board), score: num(r.score), n: num(r.n) }));
     } else {
+      if (alongside !== undefined) await executeAll(dialect, trx, [alongside]);
       await counted.execute();
       // The rows are locked by this transaction now, so this read sees their current values.
       const read = await trx
@@ -141,22 +184,30 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
         buckets.set(key, entry);
       }
     }
+    const statements: Compilable[] = [];
     if (emptied.length > 0) {
       // Only rows this transaction already locked, so the delete waits on nobody.
-      await trx
-        .deleteFrom(t.boardScores)
-        .where((eb) => eb.or(emptied.map((r) => eb.and([eb("board", "=", r.board), eb("score", "=", r.score)]))))
-        .where("n", "<=", 0)
-        .execute();
+      statements.push(
+        trx
+          .deleteFrom(t.boardScores)
+          .where((eb) => eb.or(emptied.map((r) => eb.and([eb("board", "=", r.board), eb("score", "=", r.score)]))))
+          .where("n", "<=", 0),
+      );
     }
     const moved = [...buckets.values()]
       .filter((b) => b.n !== 0 || b.d !== 0)
       .sort((a, b) => byString(a.board, b.board) || a.level - b.level || a.bucket - b.bucket);
+    if (moved.length > 0) {
+      statements.push(
+        upsert(dialect, t.boardBuckets, trx.insertInto(t.boardBuckets).values(moved), ["board", "level", "bucket"], (incoming, stored) => ({
+          n: sql`${stored("n")} + ${incoming("n")}`,
+          d: sql`${stored("d")} + ${incoming("d")}`,
+        })),
+      );
+    }
+    // The delete and the upsert touch different tables: one statement on PostgreSQL.
+    await executeAll(dialect, trx, statements);
     if (moved.length === 0) return;
-    await upsert(dialect, t.boardBuckets, trx.insertInto(t.boardBuckets).values(moved), ["board", "level", "bucket"], (incoming, stored) => ({
-      n: sql`${stored("n")} + ${incoming("n")}`,
-      d: sql`${stored("d")} + ${incoming("d")}`,
-    })).execute();
     const shrunk = moved.filter((b) => b.n < 0);
     if (shrunk.length > 0) {
       await trx
@@ -197,77 +248,88 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
   };
 
   /**
-   * Applies score updates for one user atomically and returns the score after each update.
-   * `next` maps the running score (undefined when absent) to the new one.
+   * Learns the expiry of boards not seen yet, so a write inside a transaction knows them; an
+   * expired board is dropped first (it starts over, as if it had never existed).
    */
-  const write = async (
-    userId: string,
-    updates: readonly { board: string; next: (score: number | undefined) => number; expiresAt?: number | undefined }[],
-  ): Promise<number[]> => {
-    const boards = [...new Set(updates.map((u) => u.board))].sort(byString);
+  const prepare = async (boards: readonly string[]): Promise<void> => {
     const now = clock();
-    // An expired board starts over, as if it had never existed.
     const unknown = boards.filter((board) => {
       const at = expiries.get(board);
       return at === undefined || (at !== null && at <= now);
     });
-    if (unknown.length > 0) {
-      const known = await handle.run("leaderboard write", (db) => db.selectFrom(t.boards).select(["board", "expires_at"]).where("board", "in", unknown).execute());
-      if (expiries.size + unknown.length > MAX_CACHED_EXPIRIES) expiries.clear();
-      for (const board of unknown) expiries.set(board, null);
-      for (const row of known) {
-        const at = row.expires_at === null ? null : num(row.expires_at);
-        if (at !== null && at <= now) await dropBoard(String(row.board), now);
-        else expiries.set(String(row.board), at);
+    if (unknown.length === 0) return;
+    const known = await handle.run("leaderboard write", (db) => db.selectFrom(t.boards).select(["board", "expires_at"]).where("board", "in", unknown).execute());
+    if (expiries.size + unknown.length > MAX_CACHED_EXPIRIES) expiries.clear();
+    for (const board of unknown) expiries.set(board, null);
+    for (const row of known) {
+      const at = row.expires_at === null ? null : num(row.expires_at);
+      if (at !== null && at <= now) await dropBoard(String(row.board), now);
+      else expiries.set(String(row.board), at);
+    }
+  };
+
+  /**
+   * Applies score updates for one user inside `trx` (after {@link prepare} for their boards) and
+   * returns the score after each update, plus the expiries written, for {@link settle} after commit.
+   * `next` maps the running score (undefined when absent) to the new one.
+   */
+  const writeIn = async (trx: Trx, userId: string, updates: readonly WriteUpdate[], locked = false): Promise<WriteResult> => {
+    const boards = [...new Set(updates.map((u) => u.board))].sort(byString);
+    if (!locked) await lockUser(trx, userId, true);
+    const stored = await trx.selectFrom(t.boardEntries).select(["board", "score"]).where("user_id", "=", userId).where("board", "in", boards).execute();
+    const before = new Map(stored.map((row) => [String(row.board), num(row.score)]));
+    const running = new Map(before);
+    const wantedExpiry = new Map<string, number>();
+    const out: number[] = [];
+    // Plan first: an OUT_OF_RANGE anywhere rolls back before anything is written.
+    for (const u of updates) {
+      const score = u.next(running.get(u.board));
+      running.set(u.board, score);
+      out.push(score);
+      if (u.expiresAt !== undefined) wantedExpiry.set(u.board, u.expiresAt);
+    }
+    const expiring = [...wantedExpiry].filter(([board, at]) => expiries.get(board) !== at).sort(([a], [b]) => byString(a, b));
+    if (expiring.length > 0) {
+      const rows = expiring.map(([board, at]) => ({ board, expires_at: at }));
+      await upsert(dialect, t.boards, trx.insertInto(t.boards).values(rows), ["board"], (incoming) => ({ expires_at: incoming("expires_at") })).execute();
+    }
+    const changed = boards.filter((board) => running.get(board) !== before.get(board));
+    if (changed.length > 0) {
+      const rows = changed.map((board) => ({ board, user_id: userId, score: running.get(board) as number }));
+      const moves = changed.flatMap((board) => {
+        const from = before.get(board);
+        const to = { board, score: running.get(board) as number, n: 1 };
+        return from === undefined ? [to] : [{ board, score: from, n: -1 }, to];
+      });
+      // Only a changed score re-stamps the tie-break: the row gets a fresh seq (a new
+      // auto-increment value; REPLACE deletes and re-inserts on MySQL).
+      if (dialect === "postgres") {
+        const entries = upsert(dialect, t.boardEntries, trx.insertInto(t.boardEntries).values(rows), ["board", "user_id"], (incoming) => ({
+          score: incoming("score"),
+          seq: incoming("seq"),
+        }));
+        // The entries' upsert rides along with the counters' (one round trip).
+        await moveCounts(trx, moves, entries);
+      } else {
+        await trx.replaceInto(t.boardEntries).values(rows).execute();
+        await moveCounts(trx, moves);
       }
     }
+    return { out, expiring };
+  };
 
-    const totals = await queue.run(userId, () => handle.transaction("leaderboard write", async (trx) => {
-      await lockUser(trx, userId, true);
-      const stored = await trx.selectFrom(t.boardEntries).select(["board", "score"]).where("user_id", "=", userId).where("board", "in", boards).execute();
-      const before = new Map(stored.map((row) => [String(row.board), num(row.score)]));
-      const running = new Map(before);
-      const wantedExpiry = new Map<string, number>();
-      const out: number[] = [];
-      // Plan first: an OUT_OF_RANGE anywhere rolls back before anything is written.
-      for (const u of updates) {
-        const score = u.next(running.get(u.board));
-        running.set(u.board, score);
-        out.push(score);
-        if (u.expiresAt !== undefined) wantedExpiry.set(u.board, u.expiresAt);
-      }
-      const expiring = [...wantedExpiry].filter(([board, at]) => expiries.get(board) !== at).sort(([a], [b]) => byString(a, b));
-      if (expiring.length > 0) {
-        const rows = expiring.map(([board, at]) => ({ board, expires_at: at }));
-        await upsert(dialect, t.boards, trx.insertInto(t.boards).values(rows), ["board"], (incoming) => ({ expires_at: incoming("expires_at") })).execute();
-      }
-      const changed = boards.filter((board) => running.get(board) !== before.get(board));
-      if (changed.length > 0) {
-        const rows = changed.map((board) => ({ board, user_id: userId, score: running.get(board) as number }));
-        // Only a changed score re-stamps the tie-break: the row gets a fresh seq (a new
-        // auto-increment value; REPLACE deletes and re-inserts on MySQL).
-        if (dialect === "postgres") {
-          await upsert(dialect, t.boardEntries, trx.insertInto(t.boardEntries).values(rows), ["board", "user_id"], (incoming) => ({
-            score: incoming("score"),
-            seq: incoming("seq"),
-          })).execute();
-        } else {
-          await trx.replaceInto(t.boardEntries).values(rows).execute();
-        }
-        await moveCounts(
-          trx,
-          changed.flatMap((board) => {
-            const from = before.get(board);
-            const to = { board, score: running.get(board) as number, n: 1 };
-            return from === undefined ? [to] : [{ board, score: from, n: -1 }, to];
-          }),
-        );
-      }
-      return { out, expiring };
-    }));
-    for (const [board, at] of totals.expiring) expiries.set(board, at);
+  /** Remembers the expiries a committed write stored, and sweeps expired boards now and then. */
+  const settle = (expiring: readonly (readonly [string, number])[]): void => {
+    for (const [board, at] of expiring) expiries.set(board, at);
     maybeSweep();
-    return totals.out;
+  };
+
+  /** Applies score updates for one user atomically and returns the score after each update. */
+  const write = async (userId: string, updates: readonly WriteUpdate[]): Promise<number[]> => {
+    await prepare(updates.map((u) => u.board));
+    const result = await queue.run(userId, () => handle.transaction("leaderboard write", (trx) => writeIn(trx, userId, updates)));
+    settle(result.expiring);
+    return result.out;
   };
 
   /** Removes the user's entries on `boards` (all boards when undefined); the number removed. */
@@ -435,10 +497,22 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
     return rows.slice(Math.max(0, self - before), self + after + 1);
   };
 
+  /** Increments as score changes. */
+  const adding = (updates: readonly Update[]): WriteUpdate[] =>
+    updates.map((u) => ({
+      board: u.board,
+      expiresAt: u.expiresAt,
+      next: (score) => {
+        const total = (score ?? 0) + u.delta;
+        checkScore(total, `score on board ${u.board}`);
+        return total;
+      },
+    }));
+
   /** Runs reads that must agree with each other in one REPEATABLE READ snapshot. */
   const snapshot = <T>(what: string, work: (trx: Trx) => Promise<T>): Promise<T> => handle.transaction(what, work, "repeatable read");
 
-  return {
+  const store: LeaderboardStore = {
     name: `sql-${dialect}`,
 
     async increment(updates: readonly Update[], userId: string): Promise<number[]> {
@@ -450,18 +524,7 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
         }
       }
       if (updates.length === 0) return [];
-      return write(
-        userId,
-        updates.map((u) => ({
-          board: u.board,
-          expiresAt: u.expiresAt,
-          next: (score) => {
-            const total = (score ?? 0) + u.delta;
-            checkScore(total, `score on board ${u.board}`);
-            return total;
-          },
-        })),
-      );
+      return write(userId, adding(updates));
     },
 
     async set(board: string, userId: string, score: number): Promise<void> {
@@ -582,4 +645,12 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       await life.close();
     },
   };
+  fusedStores.set(store, {
+    handle,
+    prepare,
+    lockStatement,
+    increment: (trx, userId, updates) => writeIn(trx, userId, adding(updates), true),
+    settle,
+  });
+  return store;
 }

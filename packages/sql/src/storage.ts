@@ -1,7 +1,8 @@
-import { GamifyError, planAwards, type AwardOutcome, type AwardRequest, type EventPage, type GamifyEvent, type Storage, type UserPage, type UserState } from "@gamifykit/core";
+import { GamifyError, planAwards, type AwardOutcome, type AwardRequest, type EventPage, type GamifyEvent, type LeaderboardStore, type Storage, type UserPage, type UserState } from "@gamifykit/core";
 import { sql } from "kysely";
 import { Lifecycle, SqlHandle, num, type Db, type Trx } from "./connection.js";
-import { insertIgnore, upsert } from "./dialect.js";
+import { executeAll, insertIgnore, upsert, type Compilable } from "./dialect.js";
+import { fusedBoards } from "./leaderboards.js";
 import type { SqlStorageOptions } from "./options.js";
 import { KeyedQueue } from "./queue.js";
 
@@ -31,6 +32,16 @@ export function checkTtl(ttl: unknown): number {
   return ttl;
 }
 
+/** The board increments of an award: each applied, non-replayed change, to each of its boards. */
+function boardMoves(requests: readonly AwardRequest[], outcomes: readonly AwardOutcome[]) {
+  return requests.flatMap((request, i) => {
+    const outcome = outcomes[i];
+    if (outcome === undefined || outcome.replayed || outcome.delta === 0) return [];
+    const delta = outcome.delta;
+    return (request.boards ?? []).map(({ board, expiresAt }) => (expiresAt === undefined ? { board, delta } : { board, delta, expiresAt }));
+  });
+}
+
 /** An event as one row of the log: the JSON body plus the columns countEvents filters on. */
 function eventRow(event: GamifyEvent) {
   return {
@@ -58,12 +69,16 @@ export function sqlStorage(options: SqlStorageOptions): Storage {
 }
 
 /** Builds the storage on a shared handle (used by {@link sqlStores}). */
-export function createSqlStorage(handle: SqlHandle, ttl: number): Storage {
+export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: LeaderboardStore): Storage {
   const { dialect, tables: t } = handle;
   const life = new Lifecycle(handle, "storage");
   let lastSweep = 0;
   let sweeping: Promise<void> | undefined;
   const queue = new KeyedQueue();
+  const boards = leaderboards === undefined ? undefined : fusedBoards(leaderboards);
+  if (leaderboards !== undefined && boards?.handle !== handle) {
+    throw new GamifyError("INTERNAL", "A SQL storage moves only the boards of a leaderboard store on its own connection; build both with sqlStores.");
+  }
 
   /**
    * Creates the user's row if needed and locks it for the rest of the transaction. One statement:
@@ -105,7 +120,7 @@ export function createSqlStorage(handle: SqlHandle, ttl: number): Storage {
       });
   };
 
-  const plan = async (trx: Trx, userId: string, requests: readonly AwardRequest[], now: number): Promise<AwardOutcome[]> => {
+  const plan = async (trx: Trx, userId: string, requests: readonly AwardRequest[], now: number, expiring: (readonly [string, number])[]): Promise<AwardOutcome[]> => {
     await lockUser(trx, userId, now, true);
     const metrics = [...new Set(requests.map((r) => r.metric))];
     const keys = [...new Set(requests.flatMap((r) => (r.idempotencyKey === undefined ? [] : [r.idempotencyKey])))];
@@ -131,26 +146,38 @@ export function createSqlStorage(handle: SqlHandle, ttl: number): Storage {
       replay: (key) => replays.get(key),
     });
 
+    // The applied delta goes to the award's boards (a replay or a clamped-away change moves none).
+    const moves = boards === undefined ? [] : boardMoves(requests, outcomes);
+    const statements: Compilable[] = [];
     if (totals.size > 0) {
       const rows = [...totals].map(([metric, total]) => ({ user_id: userId, metric, total, level: levels.get(metric) ?? null }));
-      await upsert(dialect, t.points, trx.insertInto(t.points).values(rows), ["user_id", "metric"], (incoming, stored) => ({
-        total: incoming("total"),
-        // A request without a level policy keeps the level stored earlier.
-        level: sql`COALESCE(${incoming("level")}, ${stored("level")})`,
-      })).execute();
+      statements.push(
+        upsert(dialect, t.points, trx.insertInto(t.points).values(rows), ["user_id", "metric"], (incoming, stored) => ({
+          total: incoming("total"),
+          // A request without a level policy keeps the level stored earlier.
+          level: sql`COALESCE(${incoming("level")}, ${stored("level")})`,
+        })),
+      );
     }
     // One multi-row insert keeps the log in plan order (points event, then its level events).
-    if (events.length > 0) await trx.insertInto(t.events).values(events.map(eventRow)).execute();
+    if (events.length > 0) statements.push(trx.insertInto(t.events).values(events.map(eventRow)));
     if (recorded.size > 0) {
       const rows = [...recorded]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([key, outcome]) => ({ user_id: userId, idem_key: key, outcome: JSON.stringify(outcome), expires_at: now + ttl }));
       // Upsert: an expired key's row may still be there, waiting for the sweep.
-      await upsert(dialect, t.idempotency, trx.insertInto(t.idempotency).values(rows), ["user_id", "idem_key"], (incoming) => ({
-        outcome: incoming("outcome"),
-        expires_at: incoming("expires_at"),
-      })).execute();
+      statements.push(
+        upsert(dialect, t.idempotency, trx.insertInto(t.idempotency).values(rows), ["user_id", "idem_key"], (incoming) => ({
+          outcome: incoming("outcome"),
+          expires_at: incoming("expires_at"),
+        })),
+      );
     }
+    // The board store's per-user lock, taken after the user's row like every writer that takes both.
+    if (boards !== undefined && moves.length > 0) statements.push(boards.lockStatement(trx, userId));
+    // Writes to different tables, none reading another's: one statement on PostgreSQL.
+    await executeAll(dialect, trx, statements);
+    if (boards !== undefined && moves.length > 0) expiring.push(...(await boards.increment(trx, userId, moves)).expiring);
     return outcomes;
   };
 
@@ -163,11 +190,21 @@ export function createSqlStorage(handle: SqlHandle, ttl: number): Storage {
 
   return {
     name: `sql-${dialect}`,
+    ...(leaderboards === undefined ? {} : { leaderboards }),
 
     async applyAwards(userId: string, requests: readonly AwardRequest[], now: number): Promise<AwardOutcome[]> {
       life.check();
       if (requests.length === 0) return [];
-      const outcomes = await queue.run(userId, () => handle.transaction("award", (trx) => plan(trx, userId, requests, now)));
+      if (boards !== undefined) await boards.prepare([...new Set(requests.flatMap((r) => (r.boards ?? []).map((b) => b.board)))]);
+      const expiring: (readonly [string, number])[] = [];
+      const outcomes = await queue.run(userId, () =>
+        handle.transaction("award", (trx) => {
+          // A retried transaction starts over.
+          expiring.length = 0;
+          return plan(trx, userId, requests, now, expiring);
+        }),
+      );
+      boards?.settle(expiring);
       sweepKeys(now);
       return outcomes;
     },

@@ -7,7 +7,8 @@ import { DEFAULT_IDEMPOTENCY_TTL_MS, checkTtl, createSqlStorage } from "./storag
 
 /** The three stores of {@link sqlStores}, named like `createGamify`'s options. */
 export interface SqlStores {
-  readonly storage: Storage;
+  /** Updates `leaderboardStore`'s boards inside each award (`storage.leaderboards === leaderboardStore`). */
+  readonly storage: Storage & { readonly leaderboards: LeaderboardStore };
   readonly leaderboardStore: LeaderboardStore;
   readonly analytics: AnalyticsStore;
   /** Closes all three (each store's own `close()` also works; the pool closes with the last one). */
@@ -26,8 +27,9 @@ export function sqlStores(options: SqlStoresOptions): SqlStores {
   const ttl = checkTtl(options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS);
   const timeZone = checkTimeZone(options.timeZone ?? "UTC");
   const handle = new SqlHandle(options);
-  const storage = createSqlStorage(handle, ttl);
   const leaderboardStore = createSqlLeaderboards(handle, options.clock ?? Date.now);
+  // The storage moves the boards inside each award's transaction (one commit, fewer round trips).
+  const storage = { ...createSqlStorage(handle, ttl, leaderboardStore), leaderboards: leaderboardStore };
   const analytics = createSqlAnalytics(handle, timeZone);
   return {
     storage,

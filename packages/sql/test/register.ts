@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { analyticsSuite, expectGamifyError, leaderboardSuite, storageSuite, type TestServer } from "@gamifykit/adapter-tests";
-import { createGamify } from "@gamifykit/core";
+import { createGamify, type LeaderboardStore, type Storage } from "@gamifykit/core";
 import { sql } from "kysely";
 import { migrate, sqlAnalytics, sqlLeaderboards, sqlStorage, sqlStores, tableNames, type SqlDialectName } from "../src/index.js";
 import { main } from "../src/cli-main.js";
@@ -85,6 +85,47 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
       storage: () => lease((tablePrefix) => sqlStorage({ dialect, pool: host.pool, tablePrefix })),
     });
     analyticsSuite(runner, ({ timeZone }) => lease((tablePrefix) => sqlAnalytics({ db: host.db, tablePrefix, timeZone })), { name: dialect });
+
+    // The storage and leaderboard suites again on the fused path: sqlStores' storage moves its
+    // sibling board store inside each award's transaction (the engine passes AwardRequest.boards).
+    const leaseStores = () => lease((tablePrefix) => sqlStores({ dialect, pool: host.pool, tablePrefix }));
+    storageSuite(
+      runner,
+      async () => {
+        const stores = await leaseStores();
+        return { ...stores.storage, close: () => stores.close() };
+      },
+      { name: `${dialect}, fused boards` },
+    );
+    const siblings = new WeakMap<LeaderboardStore, Storage>();
+    leaderboardSuite(
+      runner,
+      async () => {
+        const stores = await leaseStores();
+        const store = stores.leaderboardStore;
+        // The engine checks `storage.leaderboards === store`, so the store itself must be returned;
+        // its close() closes all three (and hands the prefix back).
+        const own = store.close.bind(store);
+        let closing = false;
+        Object.assign(store, {
+          close: async () => {
+            if (closing) return own();
+            closing = true;
+            await stores.close();
+          },
+        });
+        siblings.set(store, stores.storage);
+        return store;
+      },
+      {
+        name: `${dialect}, fused boards`,
+        storage: (store) => {
+          const storage = siblings.get(store);
+          if (storage === undefined) throw new Error("the fused suite's store has no sibling storage");
+          return storage;
+        },
+      },
+    );
 
     describe("migrations", () => {
       test("migrate applies the schema once; a second run applies nothing", async () => {
