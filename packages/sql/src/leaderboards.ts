@@ -36,10 +36,25 @@ export interface FusedBoards {
   prepare(boards: readonly string[]): Promise<void>;
   /** The upsert that creates and locks the user's board row; run it in the transaction first. */
   lockStatement(trx: Trx, userId: string): Compilable;
-  /** In the transaction, after `lockStatement`: adds each delta to its board. */
-  increment(trx: Trx, userId: string, updates: readonly { readonly board: string; readonly delta: number; readonly expiresAt?: number | undefined }[]): Promise<WriteResult>;
+  /**
+   * In the transaction, after `lockStatement`: adds each delta to its board, given the user's
+   * entries on those boards as read under the lock (board → score) and statements to run with the
+   * first write (one statement on PostgreSQL).
+   */
+  increment(
+    trx: Trx,
+    userId: string,
+    updates: readonly { readonly board: string; readonly delta: number; readonly expiresAt?: number | undefined }[],
+    options: WriteOptions,
+  ): Promise<WriteResult>;
   /** After commit. */
   settle(expiring: WriteResult["expiring"]): void;
+}
+
+/** How a fused write differs from the store's own: the lock is held and the entries read. */
+interface WriteOptions {
+  readonly stored: ReadonlyMap<string, number>;
+  readonly alongside: readonly Compilable[];
 }
 
 const fusedStores = new WeakMap<LeaderboardStore, FusedBoards>();
@@ -134,7 +149,7 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
    * its buckets' distinct counts). Buckets shared by the old and the new score cancel out, so a
    * small increment usually touches no bucket at all.
    */
-  const moveCounts = async (trx: Trx, moves: readonly { board: string; score: number; n: number }[], alongside?: Compilable): Promise<void> => {
+  const moveCounts = async (trx: Trx, moves: readonly { board: string; score: number; n: number }[], alongside: readonly Compilable[] = []): Promise<void> => {
     const merged = new Map<string, { board: string; score: number; n: number }>();
     for (const m of moves) {
       const key = `${m.score}\u0000${m.board}`;
@@ -144,7 +159,7 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
     }
     const rows = [...merged.values()].filter((d) => d.n !== 0).sort((a, b) => byString(a.board, b.board) || a.score - b.score);
     if (rows.length === 0) {
-      if (alongside !== undefined) await executeAll(dialect, trx, [alongside]);
+      await executeAll(dialect, trx, alongside);
       return;
     }
     const counted = upsert(dialect, t.boardScores, trx.insertInto(t.boardScores).values(rows), ["board", "score"], (incoming, stored) => ({
@@ -154,10 +169,10 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
     if (dialect === "postgres") {
       // RETURNING gives the counters after the change in the same round trip.
       const returned = counted.returning(["board", "score", "n"]);
-      const result = alongside === undefined ? await returned.execute() : (await withStatements<{ board: unknown; score: unknown; n: unknown }>([alongside], returned).execute(trx)).rows;
+      const result = alongside.length === 0 ? await returned.execute() : (await withStatements<{ board: unknown; score: unknown; n: unknown }>(alongside, returned).execute(trx)).rows;
       after = result.map((r) => ({ board: String(r.board), score: num(r.score), n: num(r.n) }));
     } else {
-      if (alongside !== undefined) await executeAll(dialect, trx, [alongside]);
+      await executeAll(dialect, trx, alongside);
       await counted.execute();
       // The rows are locked by this transaction now, so this read sees their current values.
       const read = await trx
@@ -273,11 +288,14 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
    * returns the score after each update, plus the expiries written, for {@link settle} after commit.
    * `next` maps the running score (undefined when absent) to the new one.
    */
-  const writeIn = async (trx: Trx, userId: string, updates: readonly WriteUpdate[], locked = false): Promise<WriteResult> => {
+  const writeIn = async (trx: Trx, userId: string, updates: readonly WriteUpdate[], fused?: WriteOptions): Promise<WriteResult> => {
     const boards = [...new Set(updates.map((u) => u.board))].sort(byString);
-    if (!locked) await lockUser(trx, userId, true);
-    const stored = await trx.selectFrom(t.boardEntries).select(["board", "score"]).where("user_id", "=", userId).where("board", "in", boards).execute();
-    const before = new Map(stored.map((row) => [String(row.board), num(row.score)]));
+    let before: ReadonlyMap<string, number>;
+    if (fused === undefined) {
+      await lockUser(trx, userId, true);
+      const stored = await trx.selectFrom(t.boardEntries).select(["board", "score"]).where("user_id", "=", userId).where("board", "in", boards).execute();
+      before = new Map(stored.map((row) => [String(row.board), num(row.score)]));
+    } else before = fused.stored;
     const running = new Map(before);
     const wantedExpiry = new Map<string, number>();
     const out: number[] = [];
@@ -289,7 +307,12 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       if (u.expiresAt !== undefined) wantedExpiry.set(u.board, u.expiresAt);
     }
     const expiring = [...wantedExpiry].filter(([board, at]) => expiries.get(board) !== at).sort(([a], [b]) => byString(a, b));
+    // The caller's statements, run with the first write below.
+    let pending = fused?.alongside ?? [];
     if (expiring.length > 0) {
+      // Rare (a board's first write here): on its own, so board rows lock before counter rows.
+      await executeAll(dialect, trx, pending);
+      pending = [];
       const rows = expiring.map(([board, at]) => ({ board, expires_at: at }));
       await upsert(dialect, t.boards, trx.insertInto(t.boards).values(rows), ["board"], (incoming) => ({ expires_at: incoming("expires_at") })).execute();
     }
@@ -309,12 +332,13 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
           seq: incoming("seq"),
         }));
         // The entries' upsert rides along with the counters' (one round trip).
-        await moveCounts(trx, moves, entries);
+        await moveCounts(trx, moves, [...pending, entries]);
       } else {
+        await executeAll(dialect, trx, pending);
         await trx.replaceInto(t.boardEntries).values(rows).execute();
-        await moveCounts(trx, moves);
+        await moveCounts(trx, moves, []);
       }
-    }
+    } else await executeAll(dialect, trx, pending);
     return { out, expiring };
   };
 
@@ -649,7 +673,7 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
     handle,
     prepare,
     lockStatement,
-    increment: (trx, userId, updates) => writeIn(trx, userId, adding(updates), true),
+    increment: (trx, userId, updates, options) => writeIn(trx, userId, adding(updates), options),
     settle,
   });
   return store;

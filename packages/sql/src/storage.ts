@@ -85,11 +85,14 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
    * an upsert locks the existing row, or inserts (and so owns) a new one.
    */
   const lockUser = async (trx: Trx, userId: string, at: number, touch: boolean): Promise<void> => {
-    const insert = trx.insertInto(t.users).values({ user_id: userId, created_at: at, updated_at: at });
-    await upsert(dialect, t.users, insert, ["user_id"], (incoming, stored) => ({
-      updated_at: touch ? incoming("updated_at") : stored("updated_at"),
-    })).execute();
+    await lockStatement(trx, userId, at, touch).execute();
   };
+
+  /** The upsert of {@link lockUser}, to run on its own or with other statements. */
+  const lockStatement = (trx: Trx, userId: string, at: number, touch: boolean) =>
+    upsert(dialect, t.users, trx.insertInto(t.users).values({ user_id: userId, created_at: at, updated_at: at }), ["user_id"], (incoming, stored) => ({
+      updated_at: touch ? incoming("updated_at") : stored("updated_at"),
+    }));
 
   /** Locks an existing user's row; false when the user is unknown. */
   const lockExisting = async (trx: Trx, userId: string): Promise<boolean> => {
@@ -121,22 +124,37 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
   };
 
   const plan = async (trx: Trx, userId: string, requests: readonly AwardRequest[], now: number, expiring: (readonly [string, number])[]): Promise<AwardOutcome[]> => {
-    await lockUser(trx, userId, now, true);
     const metrics = [...new Set(requests.map((r) => r.metric))];
     const keys = [...new Set(requests.flatMap((r) => (r.idempotencyKey === undefined ? [] : [r.idempotencyKey])))];
-    const stored = await trx.selectFrom(t.points).select(["metric", "total", "level"]).where("user_id", "=", userId).where("metric", "in", metrics).execute();
-    const storedTotals = new Map(stored.map((row) => [String(row.metric), num(row.total)]));
-    const storedLevels = new Map(stored.filter((row) => row.level !== null).map((row) => [String(row.metric), num(row.level)]));
-    const replays = new Map<string, AwardOutcome>();
+    const boardIds = boards === undefined ? [] : [...new Set(requests.flatMap((r) => (r.boards ?? []).map((b) => b.board)))];
+    // Lock the user's row, and with boards the board store's per-user row after it (every writer
+    // that takes both takes them in this order): one statement on PostgreSQL.
+    await executeAll(dialect, trx, boards !== undefined && boardIds.length > 0 ? [lockStatement(trx, userId, now, true), boards.lockStatement(trx, userId)] : [lockStatement(trx, userId, now, true)]);
+    // Then everything the plan needs in one read, taken after the locks so no write can slip in.
+    const arms = [
+      sql`SELECT 0 AS k, metric AS name, total AS v, level AS l, NULL AS o FROM ${sql.table(t.points)} WHERE user_id = ${userId} AND metric IN (${sql.join(metrics)})`,
+    ];
+    if (boardIds.length > 0) {
+      arms.push(sql`SELECT 1, board, score, NULL, NULL FROM ${sql.table(t.boardEntries)} WHERE user_id = ${userId} AND board IN (${sql.join(boardIds)})`);
+    }
     if (keys.length > 0) {
-      const rows = await trx
-        .selectFrom(t.idempotency)
-        .select(["idem_key", "outcome"])
-        .where("user_id", "=", userId)
-        .where("idem_key", "in", keys)
-        .where("expires_at", ">", now)
-        .execute();
-      for (const row of rows) replays.set(String(row.idem_key), JSON.parse(String(row.outcome)) as AwardOutcome);
+      arms.push(
+        sql`SELECT 2, idem_key, NULL, NULL, outcome FROM ${sql.table(t.idempotency)} WHERE user_id = ${userId} AND idem_key IN (${sql.join(keys)}) AND expires_at > ${now}`,
+      );
+    }
+    const read = await sql<{ k: unknown; name: unknown; v: unknown; l: unknown; o: unknown }>`${sql.join(arms, sql` UNION ALL `)}`.execute(trx);
+    const storedTotals = new Map<string, number>();
+    const storedLevels = new Map<string, number>();
+    const storedScores = new Map<string, number>();
+    const replays = new Map<string, AwardOutcome>();
+    for (const row of read.rows) {
+      const kind = num(row.k);
+      const name = String(row.name);
+      if (kind === 0) {
+        storedTotals.set(name, num(row.v));
+        if (row.l !== null) storedLevels.set(name, num(row.l));
+      } else if (kind === 1) storedScores.set(name, num(row.v));
+      else replays.set(name, JSON.parse(String(row.o)) as AwardOutcome);
     }
 
     // Plan every request before writing, so OUT_OF_RANGE writes nothing.
@@ -173,11 +191,13 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
         })),
       );
     }
-    // The board store's per-user lock, taken after the user's row like every writer that takes both.
-    if (boards !== undefined && moves.length > 0) statements.push(boards.lockStatement(trx, userId));
-    // Writes to different tables, none reading another's: one statement on PostgreSQL.
-    await executeAll(dialect, trx, statements);
-    if (boards !== undefined && moves.length > 0) expiring.push(...(await boards.increment(trx, userId, moves)).expiring);
+    if (boards !== undefined && moves.length > 0) {
+      // The board writes run with these (one statement on PostgreSQL).
+      expiring.push(...(await boards.increment(trx, userId, moves, { stored: storedScores, alongside: statements })).expiring);
+    } else {
+      // Writes to different tables, none reading another's: one statement on PostgreSQL.
+      await executeAll(dialect, trx, statements);
+    }
     return outcomes;
   };
 
