@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { setClientIp } from "./client-ip.js";
+import { fixedTextOf } from "./fixed-body.js";
 import type { GamifyHandler } from "./handler.js";
 import { problem, statusText } from "./problem.js";
 
@@ -218,9 +219,15 @@ async function sendResponse(response: Response, req: IncomingMessage, res: Serve
   // Unread upload bytes would stall the next request on a kept-alive connection: close it after
   // answering instead of reading (possibly endless) data nobody wants.
   if (bodyLeftUnread) headers["connection"] = "close";
+  // A body the handler already holds as text (JSON, problems) goes out with the headers in one write.
+  const text = fixedTextOf(response);
   res.writeHead(response.status, response.statusText || undefined, headers);
   if (response.body === null || req.method === "HEAD") {
     res.end();
+    return;
+  }
+  if (text !== undefined) {
+    res.end(text, "utf8");
     return;
   }
   if (response.headers.get("content-type")?.startsWith("text/event-stream")) res.flushHeaders();

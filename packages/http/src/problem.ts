@@ -6,6 +6,7 @@
 import { isGamifyError, type GamifyErrorCode } from "@gamifykit/core";
 import type { Logger } from "pino";
 import { rateLimitedHeaders, WWW_AUTHENTICATE } from "./middleware/index.js";
+import { fixedTextResponse } from "./fixed-body.js";
 import type { ProblemBody } from "./schemas.js";
 
 /** HTTP status for each engine error code. OUT_OF_RANGE is 422: the request is well-formed, but applying it would leave the safe-integer range. */
@@ -80,9 +81,7 @@ export function problemType(code: GamifyErrorCode): string {
 
 /** A response with its UTF-8 byte length set, so compression can skip small bodies. */
 export function withContentLength(text: string, status: number, headers: Headers): Response {
-  const bytes = new TextEncoder().encode(text);
-  headers.set("content-length", String(bytes.byteLength));
-  return new Response(bytes, { status, headers });
+  return fixedTextResponse(text, status, headers);
 }
 
 /** A problem+json response. */

@@ -104,10 +104,14 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
     },
 
     finish(request, response) {
-      const headers = new Headers(response.headers);
+      // The handler's own responses have mutable headers: decorate them in place and keep the
+      // Response (and its body) as it is unless compression swaps the body. Immutable headers
+      // (Response.redirect, a fetched response) are copied first.
+      const headers = hasMutableHeaders(response) ? response.headers : new Headers(response.headers);
       secure(headers);
       cors.apply(request, headers);
       const body = compress(request, response, headers);
+      if (body === response.body && headers === response.headers) return response;
       return new Response(body, { status: response.status, statusText: response.statusText, headers });
     },
 
@@ -119,6 +123,19 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
       // Nothing is pooled here: a Redis client and a metrics registry passed in belong to the caller.
     },
   };
+}
+
+/** Whether `response.headers` accepts changes (false for e.g. Response.redirect or a fetched Response). */
+function hasMutableHeaders(response: Response): boolean {
+  try {
+    // Setting a header to its own value changes nothing but throws on an immutable guard.
+    const type = response.headers.get("content-type");
+    if (type === null) response.headers.delete("content-type");
+    else response.headers.set("content-type", type);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Sets one header, copying the response when its headers are immutable (e.g. a fetched Response). */
