@@ -77,10 +77,11 @@ async function serve(handler: FetchHandler, req: IncomingMessage, res: ServerRes
   try {
     request = new Request(requestUrl(req, rawUrl, options), {
       method: req.method ?? "GET",
-      headers: requestHeaders(req),
       signal: abort.signal,
       ...(body.stream ? { body: body.stream, duplex: "half" } : {}),
     } as RequestInit);
+    // Straight into the Request's own (mutable) headers: a Headers passed in would be copied again.
+    copyHeaders(req, request.headers);
   } catch (error) {
     throw new RequestBuildError(`The request cannot be served: ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -154,7 +155,10 @@ function requestBody(req: IncomingMessage): NodeBody {
 }
 
 function requestHeaders(req: IncomingMessage): Headers {
-  const headers = new Headers();
+  return copyHeaders(req, new Headers());
+}
+
+function copyHeaders(req: IncomingMessage, headers: Headers): Headers {
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || name.startsWith(":")) continue;
     try {

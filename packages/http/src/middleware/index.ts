@@ -34,6 +34,8 @@ const ANONYMOUS: Principal = Object.freeze({ kind: "anonymous" });
  */
 export function createPlatform(options: PlatformOptions = {}): Platform {
   const logger = createBaseLogger(options.logger);
+  // Only the logger built for `logger: false` is known to stay silent; a host's logger can change level.
+  const quiet = options.logger === false;
   const auth = createAuthenticator(options.auth);
   const limiter = createRateLimiter(options.rateLimit, logger);
   const cors = createCors(options.cors);
@@ -53,7 +55,8 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
     begin(request, route) {
       const started = performance.now();
       const requestId = requestIdOf(request);
-      const log = logger.child({ reqId: requestId });
+      // A silent logger writes nothing, so a per-request child (bindings serialised each time) is skipped.
+      const log = quiet ? logger : logger.child({ reqId: requestId });
       const span = startRequestSpan(request, route.path);
       if (log.isLevelEnabled("debug")) {
         log.debug({ req: { method: request.method, path: new URL(request.url).pathname, headers: headersObject(request.headers) } }, "request received");
