@@ -11,6 +11,8 @@ export { storageSuite } from "./storage-suite.js";
 export { leaderboardSuite } from "./leaderboard-suite.js";
 export type { LeaderboardSuiteOptions } from "./leaderboard-suite.js";
 export { analyticsSuite } from "./analytics-suite.js";
+export { eventBusSuite } from "./event-bus-suite.js";
+export type { EventBusFactory, EventBusSuiteOptions } from "./event-bus-suite.js";
 export { expectGamifyError } from "./helpers.js";
 export type { SuiteOptions, SuiteRunner } from "./helpers.js";
 export { findTestServer } from "./servers.js";

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, describe, test } from "vitest";
 import { Redis } from "ioredis";
 import type { GamifyError, GamifyEvent } from "@gamifykit/core";
-import { expectGamifyError, findTestServer } from "@gamifykit/adapter-tests";
+import { eventBusSuite, expectGamifyError, findTestServer } from "@gamifykit/adapter-tests";
 import { redisEventBus } from "../src/index.js";
 
 const server = await findTestServer("redis");
@@ -62,57 +62,17 @@ describe("redisEventBus options", () => {
 });
 
 describe.runIf(server)("redisEventBus on a real Redis", () => {
-  test("an event published on one bus reaches every other bus on the channel, as published, and never echoes", async () => {
-    const ch = channel();
-    const a = redisEventBus({ client, channel: ch, keyPrefix });
-    const b = redisEventBus({ url: namedUrl(), channel: ch, keyPrefix });
-    const c = redisEventBus({ client, channel: ch, keyPrefix });
-    try {
-      const atA = collect(a);
-      const atB = collect(b);
-      const atC = collect(c);
-      await Promise.all([a.ready(), b.ready(), c.ready()]);
-      const sent = [event("alice", { metadata: { note: "héllo ✓" } }), event("bob")];
-      for (const e of sent) await a.publish(e);
-      await Promise.all([atB.until(2), atC.until(2)]);
-      assert.deepEqual(atB.seen, sent);
-      assert.deepEqual(atC.seen, sent);
-      await b.publish(event("carol"));
-      await atA.until(1);
-      await atC.until(3);
-      // a's own publications never came back to it; b's one did.
-      assert.deepEqual(
-        atA.seen.map((e) => e.userId),
-        ["carol"],
-      );
-    } finally {
-      await Promise.all([a.close(), b.close(), c.close()]);
-    }
-  });
+  // Even buses share the host's client; odd ones open their own connections from the URL.
+  eventBusSuite(
+    { describe, test },
+    {
+      channel,
+      bus: (ch, index) => (index % 2 === 0 ? redisEventBus({ client, channel: ch, keyPrefix }) : redisEventBus({ url: namedUrl(), channel: ch, keyPrefix })),
+    },
+    { name: "redis" },
+  );
 
-  test("concurrent publishes arrive in the order they were made, also while the connection opens", async () => {
-    const ch = channel();
-    const a = redisEventBus({ url: namedUrl(), channel: ch, keyPrefix });
-    const b = redisEventBus({ client, channel: ch, keyPrefix });
-    try {
-      const atB = collect(b);
-      await b.ready();
-      const sent = Array.from({ length: 50 }, (_, i) => event(`u${i}`, i % 7 === 0 ? { metadata: { pad: "q".repeat(12_000) } } : {}));
-      const first = a.publish(sent[0]!);
-      // The rest are published a little later, while the first still waits for the connection.
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      await Promise.all([first, ...sent.slice(1).map((e) => a.publish(e))]);
-      await atB.until(sent.length);
-      assert.deepEqual(
-        atB.seen.map((e) => e.id),
-        sent.map((e) => e.id),
-      );
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
-
-  test("buses on different channels do not hear each other; the key prefix is part of the channel", async () => {
+  test("the key prefix is part of the channel, and of the bus's name", async () => {
     const ch = channel();
     const a = redisEventBus({ client, channel: ch, keyPrefix });
     const other = redisEventBus({ client, channel: ch, keyPrefix: "gk-test:other:" });
@@ -130,22 +90,18 @@ describe.runIf(server)("redisEventBus on a real Redis", () => {
     }
   });
 
-  test("unsubscribe stops delivery to that listener only; messages that are not events are reported and skipped", async () => {
+  test("messages that are not events are reported and skipped", async () => {
     const ch = channel();
     const errors: GamifyError[] = [];
     const a = redisEventBus({ client, channel: ch, keyPrefix });
     const b = redisEventBus({ client, channel: ch, keyPrefix, onError: (e) => errors.push(e) });
     try {
       const kept = collect(b);
-      const dropped: GamifyEvent[] = [];
-      const off = b.subscribe((e) => dropped.push(e));
       await b.ready();
-      off();
       await client!.publish(`${keyPrefix}${ch}`, "not json");
       await client!.publish(`${keyPrefix}${ch}`, JSON.stringify({ o: "x", e: { id: 1 } }));
       await a.publish(event("alice"));
       await kept.until(1);
-      assert.equal(dropped.length, 0);
       assert.equal(kept.seen.length, 1);
       assert.deepEqual(
         errors.map((e) => e.code),
@@ -156,7 +112,7 @@ describe.runIf(server)("redisEventBus on a real Redis", () => {
     }
   });
 
-  test("close() ends only the connections the bus created: the host's client stays usable; calls afterwards fail with CLOSED", async () => {
+  test("close() ends only the connections the bus created: the host's client stays usable", async () => {
     const ch = channel();
     const hosted = redisEventBus({ client, channel: ch, keyPrefix });
     const owned = redisEventBus({ url: namedUrl(), channel: ch, keyPrefix });
@@ -167,8 +123,6 @@ describe.runIf(server)("redisEventBus on a real Redis", () => {
     await Promise.all([hosted.close(), owned.close(), hosted.close()]);
     assert.equal(await client!.ping(), "PONG");
     await waitFor(async () => (await clientCount()) === before);
-    await expectGamifyError(hosted.publish(event("alice")), "CLOSED");
-    assert.throws(() => owned.subscribe(() => undefined), { code: "CLOSED" });
   });
 
   test("the subscription survives a dropped connection: the bus subscribes again when it reconnects", async () => {
