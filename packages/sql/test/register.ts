@@ -278,6 +278,56 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
         await storage.close();
       });
 
+      test("an award with boards (sqlStores) that deadlocks with another transaction is retried and moves the board once", async () => {
+        const tablePrefix = await fresh();
+        const t = tableNames(tablePrefix);
+        const stores = sqlStores({ dialect, pool: host.pool, tablePrefix });
+        const gk = createGamify({ storage: stores.storage, leaderboardStore: stores.leaderboardStore, analytics: false });
+        await gk.addPoints("u", 1);
+        let blocked!: () => void;
+        const awardBlocked = new Promise<void>((resolve) => (blocked = resolve));
+        let pending: Promise<{ total: number }> | undefined;
+        await host.db.transaction().execute(async (trx) => {
+          // Heavier than the award, so MySQL picks the award as the deadlock victim.
+          for (let i = 0; i < 50; i++) {
+            await sql`INSERT INTO ${sql.table(t.events)} (user_id, type, at, body) VALUES ('heavy', 'action', ${i}, '{}')`.execute(trx);
+          }
+          await sql`SELECT n FROM ${sql.table(t.boardScores)} WHERE board = 'points/all/all' AND score = 1 FOR UPDATE`.execute(trx);
+          // The award locks the user's rows, then waits for the score counter we hold…
+          pending = gk.addPoints("u", 1);
+          setTimeout(blocked, 300);
+          await awardBlocked;
+          // …and we now wait for the user row it holds: a deadlock. The database aborts the award.
+          await sql`SELECT user_id FROM ${sql.table(t.users)} WHERE user_id = 'u' FOR UPDATE`.execute(trx);
+        });
+        expect((await pending)?.total).toBe(2);
+        expect((await stores.storage.getUser("u"))?.points.points).toBe(2);
+        expect(await stores.leaderboardStore.rank("points/all/all", "u", "standard")).toEqual({ userId: "u", score: 2, rank: 1 });
+        const counters = await sql<{ score: unknown; n: unknown }>`SELECT score, n FROM ${sql.table(t.boardScores)} ORDER BY score`.execute(host.db);
+        expect(counters.rows.map((r) => [Number(r.score), Number(r.n)])).toEqual([[2, 1]]);
+        await gk.close();
+        await stores.close();
+      });
+
+      test("an award with boards (sqlStores) whose board score would leave the safe-integer range writes nothing", async () => {
+        const tablePrefix = await fresh();
+        const stores = sqlStores({ dialect, pool: host.pool, tablePrefix });
+        const gk = createGamify({ storage: stores.storage, leaderboardStore: stores.leaderboardStore, analytics: false });
+        await gk.addPoints("u", 5);
+        await stores.leaderboardStore.set("points/all/all", "u", Number.MAX_SAFE_INTEGER);
+        await expectGamifyError(gk.addPoints("u", 1), "OUT_OF_RANGE");
+        expect((await stores.storage.getUser("u"))?.points.points).toBe(5);
+        expect((await stores.storage.readEvents("u", { limit: 10 })).events).toHaveLength(1);
+        expect((await stores.leaderboardStore.rank("points/all/all", "u", "standard"))?.score).toBe(Number.MAX_SAFE_INTEGER);
+        // An engine given only the storage uses the sibling board store and the same single transaction.
+        const alone = createGamify({ storage: stores.storage, analytics: false });
+        await alone.addPoints("v", 3);
+        expect(await stores.leaderboardStore.rank("points/all/all", "v", "standard")).toEqual({ userId: "v", score: 3, rank: 2 });
+        await gk.close();
+        await alone.close();
+        await stores.close();
+      });
+
       test("score counters always equal the entries per score after concurrent increments, sets and removals", async () => {
         const tablePrefix = await fresh();
         const t = tableNames(tablePrefix);
