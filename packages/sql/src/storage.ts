@@ -127,8 +127,8 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
     const metrics = [...new Set(requests.map((r) => r.metric))];
     const keys = [...new Set(requests.flatMap((r) => (r.idempotencyKey === undefined ? [] : [r.idempotencyKey])))];
     const boardIds = boards === undefined ? [] : [...new Set(requests.flatMap((r) => (r.boards ?? []).map((b) => b.board)))];
-    // Lock the user's row, and with boards the board store's per-user row after it (every writer
-    // that takes both takes them in this order): one statement on PostgreSQL.
+    // Lock the user's row and, with boards, the board store's per-user row: one statement on
+    // PostgreSQL. No other writer takes both rows, so their order cannot deadlock with anyone.
     await executeAll(dialect, trx, boards !== undefined && boardIds.length > 0 ? [lockStatement(trx, userId, now, true), boards.lockStatement(trx, userId)] : [lockStatement(trx, userId, now, true)]);
     // Then everything the plan needs in one read, taken after the locks so no write can slip in.
     const arms = [

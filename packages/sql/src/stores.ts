@@ -18,6 +18,8 @@ export interface SqlStores {
 /**
  * Storage, leaderboards and analytics on one connection (one pool). The pool is created on first
  * use and, when the adapter created it from a URL, closed when the last of the three closes.
+ * The storage declares the board store as `storage.leaderboards`, so an engine given both moves an
+ * award's boards inside the award's transaction (one commit; award and boards apply together).
  *
  * @example
  * const { storage, leaderboardStore, analytics } = sqlStores({ url: process.env.DATABASE_URL! });
