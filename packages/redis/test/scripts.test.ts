@@ -179,4 +179,36 @@ describe.runIf(server)("redis scripts", () => {
       await gk.close();
     }
   });
+
+  test("a period board's five keys keep one expiry as scores move, users leave and the expiry changes", async () => {
+    const prefix = keyPrefix();
+    const boards = redisLeaderboards({ client, keyPrefix: prefix });
+    const expiries = async (board: string) => Promise.all(["s", "o", "m", "d", "c"].map((suffix) => client!.call("PEXPIRETIME", `${prefix}lb:{${board}}:${suffix}`)));
+    const first = Date.now() + 3_600_000;
+    try {
+      // One user alone: every move replaces the only distinct score (the counts and distinct keys would empty out mid-write).
+      for (const delta of [5, 3, -2]) await boards.increment([{ board: "solo", delta, expiresAt: first }], "a");
+      assert.deepEqual(await expiries("solo"), [first, first, first, first, first]);
+      await boards.increment([{ board: "shared", delta: 1, expiresAt: first }], "a");
+      await boards.increment([{ board: "shared", delta: 1, expiresAt: first }], "b");
+      await boards.increment([{ board: "shared", delta: 4, expiresAt: first }], "a");
+      assert.deepEqual(await expiries("shared"), [first, first, first, first, first]);
+      // A later expiry moves all five keys and the users' board entries.
+      const later = first + 60_000;
+      await boards.increment([{ board: "shared", delta: 1, expiresAt: later }], "b");
+      assert.deepEqual(await expiries("shared"), [later, later, later, later, later]);
+      assert.equal(Number(await client!.zscore(`${prefix}lbu:{b}`, "shared")), later);
+      // The last user leaving takes the keys; a new first member sets the expiry again.
+      await boards.remove("solo", "a");
+      assert.equal(await client!.exists(`${prefix}lb:{solo}:s`, `${prefix}lb:{solo}:c`, `${prefix}lb:{solo}:d`), 0);
+      await boards.increment([{ board: "solo", delta: 1, expiresAt: later }], "c");
+      assert.deepEqual(await expiries("solo"), [later, later, later, later, later]);
+      assert.deepEqual(rows(await boards.top("shared", { offset: 0, limit: 5, mode: "ordinal" })), [
+        ["a", 5, 1],
+        ["b", 2, 2],
+      ]);
+    } finally {
+      await boards.close();
+    }
+  });
 });

@@ -43,9 +43,10 @@ local ups = {}
 for i = 0, n - 1 do
   ups[i + 1] = {k = boardAt(3 + i * 5), name = ARGV[3 + i * 3], delta = tonumber(ARGV[4 + i * 3]), expiresAt = ARGV[5 + i * 3]}
 end
-local totals, name, bad = boardTotals(user, ups)
-if not totals then return {'OUT_OF_RANGE', name, fmt(bad)} end
-boardWrite(KEYS[1], KEYS[2], user, ups, totals)
+-- On failure the second value is the board's name.
+local totals, befores, bad = boardTotals(user, ups)
+if not totals then return {'OUT_OF_RANGE', befores, fmt(bad)} end
+boardWrite(KEYS[1], KEYS[2], user, ups, totals, befores)
 local out = {'OK'}
 for i = 1, n do out[i + 1] = fmt(totals[i]) end
 return out

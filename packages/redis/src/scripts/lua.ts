@@ -40,29 +40,36 @@ local function boardAt(i)
 end
 local function distinctAdd(k, score)
   local s = fmt(score)
-  if redis.call('HINCRBY', k.c, s, 1) == 1 then redis.call('ZADD', k.d, s, s) end
+  if redis.call('HINCRBY', k.c, s, '1') == 1 then redis.call('ZADD', k.d, s, s) end
 end
 local function distinctRemove(k, score)
   local s = fmt(score)
-  if redis.call('HINCRBY', k.c, s, -1) <= 0 then
+  if redis.call('HINCRBY', k.c, s, '-1') <= 0 then
     redis.call('HDEL', k.c, s)
     redis.call('ZREM', k.d, s)
   end
 end
--- Sets a score; the tie-break stamp changes only when the score does.
-local function write(k, seqKey, user, score)
-  local old = redis.call('ZSCORE', k.s, user)
+-- Sets a score; the tie-break stamp changes only when the score does. \`old\` is the score already
+-- read (false when the user is not on the board), or nil to read it here. The new score's entries
+-- are added before the old ones go, so the board's keys never empty out mid-write (an expiry set on
+-- them stays).
+local function write(k, seqKey, user, score, old)
+  if old == nil then
+    old = redis.call('ZSCORE', k.s, user)
+    if old then old = tonumber(old) end
+  end
+  if old and old == score then return end
+  local stamp = redis.call('INCR', seqKey)
+  local s = fmt(score)
+  redis.call('ZADD', k.s, s, user)
+  redis.call('ZADD', k.o, '0', enc(score, stamp, user))
+  distinctAdd(k, score)
   if old then
-    old = tonumber(old)
-    if old == score then return end
-    redis.call('ZREM', k.o, enc(old, tonumber(redis.call('HGET', k.m, user)), user))
+    local was = redis.call('HGET', k.m, user)
+    redis.call('ZREM', k.o, enc(old, tonumber(was), user))
     distinctRemove(k, old)
   end
-  local stamp = redis.call('INCR', seqKey)
-  redis.call('ZADD', k.s, fmt(score), user)
-  redis.call('ZADD', k.o, 0, enc(score, stamp, user))
   redis.call('HSET', k.m, user, stamp)
-  distinctAdd(k, score)
 end
 local function removeFrom(k, user)
   local old = redis.call('ZSCORE', k.s, user)
@@ -74,9 +81,14 @@ local function removeFrom(k, user)
   distinctRemove(k, old)
   return true
 end
+-- The server clock in ms, read once per script.
+local clock = nil
 local function nowMs()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if not clock then
+    local t = redis.call('TIME')
+    clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return clock
 end
 -- Remembers the board for removeUser, until the board itself expires (a board whose expiry has
 -- already passed is gone: nothing to remember).
@@ -85,28 +97,52 @@ local function remember(userBoards, k, name)
   if ttl > 0 then redis.call('ZADD', userBoards, nowMs() + ttl, name) elseif ttl == -1 then redis.call('ZADD', userBoards, '+inf', name) end
 end
 -- The new scores of increment updates {k = board keys, name, delta, expiresAt|''}, in order (a
--- board listed twice adds up), or nil, board name, score when one would leave the safe-integer range.
+-- board listed twice adds up), and each update's score before it (false when the user was not on
+-- the board); or nil, board name, score when one would leave the safe-integer range.
 local function boardTotals(user, ups)
-  local totals, pending = {}, {}
+  local totals, befores, pending = {}, {}, {}
   for i, u in ipairs(ups) do
-    local base = pending[u.name]
-    if base == nil then base = tonumber(redis.call('ZSCORE', u.k.s, user) or '0') end
-    local total = base + u.delta
+    local before = pending[u.name]
+    if before == nil then
+      before = redis.call('ZSCORE', u.k.s, user)
+      if before then before = tonumber(before) end
+    end
+    local total = (before or 0) + u.delta
     if total > MAX or total < -MAX then return nil, u.name, total end
     pending[u.name] = total
     totals[i] = total
+    befores[i] = before
   end
-  return totals
+  return totals, befores
 end
--- Writes what boardTotals planned: scores, expiry of period boards, and the user's board set.
-local function boardWrite(seqKey, userBoards, user, ups, totals)
+-- Writes what boardTotals planned (\`befores\` from boardTotals, or nil), the expiry of period
+-- boards, and the user's board set (for removeUser, scored by the board's expiry).
+local function boardWrite(seqKey, userBoards, user, ups, totals, befores)
+  local added = false
   for i, u in ipairs(ups) do
-    write(u.k, seqKey, user, totals[i])
+    local before = nil
+    if befores then before = befores[i] end
+    write(u.k, seqKey, user, totals[i], before)
+    local entry = nil
     if u.expiresAt ~= '' then
-      for _, key in ipairs({u.k.s, u.k.o, u.k.m, u.k.d, u.k.c}) do redis.call('PEXPIREAT', key, u.expiresAt) end
+      -- The five keys get their expiry together and only empty out together (see write), so the
+      -- scores key's expiry stands for all five: set them only when it differs (a new board, or a
+      -- changed expiry), not on every award.
+      local at = tonumber(u.expiresAt)
+      if redis.call('PEXPIRETIME', u.k.s) ~= at then
+        for _, key in ipairs({u.k.s, u.k.o, u.k.m, u.k.d, u.k.c}) do redis.call('PEXPIREAT', key, at) end
+      end
+      if at > nowMs() then entry = at end -- else the board is already gone
+    else
+      local ttl = redis.call('PTTL', u.k.s)
+      if ttl > 0 then entry = nowMs() + ttl
+      -- A board without expiry has had none for as long as it has had members (expiry goes only
+      -- with its keys), so a user already on it has its +inf entry.
+      elseif ttl == -1 and not before then entry = '+inf' end
     end
-    remember(userBoards, u.k, u.name)
+    -- Only a new entry can grow the set, so only then are expired entries trimmed.
+    if entry and redis.call('ZADD', userBoards, entry, u.name) == 1 then added = true end
   end
-  redis.call('ZREMRANGEBYSCORE', userBoards, '-inf', '(' .. fmt(nowMs()))
+  if added then redis.call('ZREMRANGEBYSCORE', userBoards, '-inf', '(' .. fmt(nowMs())) end
 end
 `;

@@ -39,29 +39,47 @@ local userId, now, expiresAt, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local n, nl, nb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local nowN = tonumber(now)
 local state, idem, idemx, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-for k = 9, 8 + nl do
-  -- A curve lost with the data (failover, flush): the caller reloads it and retries.
-  if redis.call('EXISTS', KEYS[k]) == 0 then return {'NOLEVELS', tostring(k - 8)} end
-end
 local boards = {}
 for j = 1, nb do boards[j] = boardAt(9 + nl + (j - 1) * 5) end
+-- The level of a total, or nil when the curve's set is gone (failover, flush): level 1 sits at
+-- -inf, so a present set always answers. The caller then reloads it and retries.
 local function levelFor(key, points)
-  local r = redis.call('ZREVRANGEBYSCORE', key, fmt(points), '-inf', 'LIMIT', 0, 1)
+  local r = redis.call('ZREVRANGEBYSCORE', key, fmt(points), '-inf', 'LIMIT', '0', '1')
   return tonumber(r[1])
+end
+-- Whether the user has a state hash (createdAt), learned by the first read of it.
+local exists = nil
+-- A metric's stored total and (with withLevel) level, in one HMGET.
+local function readState(metric, withLevel)
+  local fields = {'p:' .. metric}
+  if withLevel then fields[2] = 'l:' .. metric end
+  local asked = #fields
+  if exists == nil then fields[asked + 1] = 'c' end
+  local r = redis.call('HMGET', state, unpack(fields))
+  if exists == nil then exists = r[asked + 1] ~= false end
+  local level = nil
+  if withLevel then level = tonumber(r[2] or '') end
+  return tonumber(r[1] or '0'), level
+end
+-- Sends cmd key a b c… in slices (unpack is bounded by Lua's C stack).
+local function many(cmd, key, list)
+  for i = 1, #list, 1000 do redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list))) end
 end
 -- core's levelEvents: one event per level crossed. Strings go through cjson (exact JSON strings);
 -- numbers are printed in full: levels with fmt, and at as the engine sent it (a safe integer).
-local userJ = cjson.encode(userId)
+local userJ = nil
 local function levelEvents(events, id, at, metric, from, to)
   local kind, step = 'level_up', 1
   if to < from then kind, step = 'level_down', -1 end
+  if not userJ then userJ = cjson.encode(userId) end
   local tail = ',"type":"' .. kind .. '","userId":' .. userJ .. ',"at":' .. at .. ',"metric":' .. cjson.encode(metric) .. ',"level":'
   for lvl = from + step, to, step do
     local json = '{"id":' .. cjson.encode(id .. ':level:' .. fmt(lvl)) .. tail .. fmt(lvl) .. ',"previousLevel":' .. fmt(lvl - step) .. '}'
     events[#events + 1] = {kind, at, json}
   end
 end
--- Plan every request first; write only when all totals and board scores fit the safe-integer range.
+-- Plan every request first; write only when all totals and board scores fit the safe-integer range
+-- and every level curve is present.
 local totals, levelsNow, seen, fresh, touched, events, ups, out = {}, {}, {}, {}, {}, {}, {}, {'OK'}
 local b = 8 + nb
 for i = 1, n do
@@ -83,28 +101,35 @@ for i = 1, n do
     -- A replay changes nothing: no total, level, event or board.
     out[#out + 1] = '1|' .. stored
   else
-    local prev = totals[metric]
-    if prev == nil then prev = tonumber(redis.call('HGET', state, 'p:' .. metric) or '0') end
+    local prev, sl = totals[metric], levelsNow[metric]
+    if prev == nil then
+      prev, sl = readState(metric, li > 0)
+    elseif li > 0 and sl == nil then
+      sl = tonumber(redis.call('HGET', state, 'l:' .. metric) or '')
+    end
     local total = prev + delta
     if floor ~= '' and delta < 0 then total = math.max(total, math.min(prev, tonumber(floor))) end
     if total > MAX or total < -MAX then return {'OUT_OF_RANGE', metric, fmt(prev), fmt(delta)} end
     local pl, l = 0, 0
     if li > 0 then
       local lk = KEYS[8 + li]
-      local sl = levelsNow[metric]
-      if sl == nil then sl = tonumber(redis.call('HGET', state, 'l:' .. metric) or '') end
+      local target = levelFor(lk, total)
+      if target == nil then return {'NOLEVELS', tostring(li)} end
       -- A metric that gains levels later starts from the level of its current total.
       pl = sl or levelFor(lk, prev)
-      local target = levelFor(lk, total)
       if ARGV[b + 4] == '1' then l = target else l = math.max(pl, target) end
       levelsNow[metric] = l
     end
     if totals[metric] == nil then touched[#touched + 1] = metric end
     totals[metric] = total
     local applied = total - prev
+    local totalS, pS, lS = fmt(total), fmt(pl), fmt(l)
+    local appliedS = fmt(applied)
+    local magnitude = appliedS
+    if string.byte(appliedS, 1) == 45 then magnitude = string.sub(appliedS, 2) end -- drop a '-'
     local head = ARGV[b + 9]
-    local event = string.sub(head, 1, -2) .. ',"delta":' .. fmt(math.abs(applied)) .. ',"total":' .. fmt(total) .. '}'
-    local outcome = fmt(applied) .. '|' .. fmt(prev) .. '|' .. fmt(total) .. '|' .. fmt(pl) .. '|' .. fmt(l) .. '|' .. event
+    local event = string.sub(head, 1, -2) .. ',"delta":' .. magnitude .. ',"total":' .. totalS .. '}'
+    local outcome = appliedS .. '|' .. fmt(prev) .. '|' .. totalS .. '|' .. pS .. '|' .. lS .. '|' .. event
     if key ~= '' then
       seen[key] = outcome
       fresh[#fresh + 1] = key
@@ -122,33 +147,49 @@ for i = 1, n do
   end
   b = firstBoard + 2 * boardCount
 end
-local scores = nil
+local scores, befores = nil, nil
 if #ups > 0 then
-  local name, bad
-  scores, name, bad = boardTotals(userId, ups)
-  if not scores then return {'BOARD_OUT_OF_RANGE', name, fmt(bad)} end
+  local bad
+  -- On failure the second value is the board's name.
+  scores, befores, bad = boardTotals(userId, ups)
+  if not scores then return {'BOARD_OUT_OF_RANGE', befores, fmt(bad)} end
 end
-touch(state, KEYS[5], KEYS[6], userId, now)
-redis.call('HSET', state, 'u', now)
+-- Totals, levels and updatedAt in one HSET; createdAt and the listing entry on first sight.
+if exists == nil then exists = redis.call('HEXISTS', state, 'c') == 1 end
+local fields = {'u', now}
+if not exists then
+  fields[3], fields[4] = 'c', now
+  redis.call('ZADD', KEYS[5], redis.call('INCR', KEYS[6]), userId)
+end
 for _, metric in ipairs(touched) do
-  redis.call('HSET', state, 'p:' .. metric, fmt(totals[metric]))
-  if levelsNow[metric] then redis.call('HSET', state, 'l:' .. metric, fmt(levelsNow[metric])) end
+  fields[#fields + 1] = 'p:' .. metric
+  fields[#fields + 1] = fmt(totals[metric])
+  if levelsNow[metric] then
+    fields[#fields + 1] = 'l:' .. metric
+    fields[#fields + 1] = fmt(levelsNow[metric])
+  end
 end
+many('HSET', state, fields)
 for _, e in ipairs(events) do
   redis.call('XADD', log, '*', 't', e[1], 'at', e[2], 'j', e[3])
 end
-if scores then boardWrite(KEYS[7], KEYS[8], userId, ups, scores) end
+if scores then boardWrite(KEYS[7], KEYS[8], userId, ups, scores, befores) end
 if #fresh > 0 then
+  local records, expiries = {}, {}
   for _, key in ipairs(fresh) do
-    redis.call('HSET', idem, key, expiresAt .. '|' .. seen[key])
-    redis.call('ZADD', idemx, expiresAt, key)
+    records[#records + 1] = key
+    records[#records + 1] = expiresAt .. '|' .. seen[key]
+    expiries[#expiries + 1] = expiresAt
+    expiries[#expiries + 1] = key
   end
+  many('HSET', idem, records)
+  many('ZADD', idemx, expiries)
   -- Whole-record expiry for users who go quiet; live keys are checked against expiresAt anyway.
   redis.call('PEXPIRE', idem, ttl)
   redis.call('PEXPIRE', idemx, ttl)
 end
 -- Opportunistic cleanup of expired keys, a bounded number per award.
-local old = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 50)
+local old = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', '0', '50')
 if #old > 0 then
   redis.call('HDEL', idem, unpack(old))
   redis.call('ZREM', idemx, unpack(old))
