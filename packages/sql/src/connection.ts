@@ -80,15 +80,43 @@ function checkDialect(dialect: unknown): SqlDialectName {
   throw new GamifyError("INVALID_ARGUMENT", `dialect must be "postgres" or "mysql"; got ${JSON.stringify(dialect)}.`, { details: { field: "dialect" } });
 }
 
+/**
+ * Runs one read as a server-side prepared statement, prepared once per pooled connection and
+ * reused (a `name` must always come with the same `text`): PostgreSQL then skips planning it.
+ */
+export type PreparedQuery = (name: string, text: string, values: readonly unknown[]) => Promise<Row[]>;
+
 interface Opened {
   readonly db: Db;
   /** Releases what the adapter created; undefined when the host owns the connection. */
   readonly destroy: (() => Promise<void>) | undefined;
+  /** Prepared statements on the pool; undefined when only a Kysely instance was given. */
+  readonly prepared?: PreparedQuery | undefined;
+}
+
+/** Named statements through pg's own per-client cache ({ name, text, values }). */
+function pgPrepared(pool: object): PreparedQuery | undefined {
+  const query = (pool as { query?: unknown }).query;
+  if (typeof query !== "function") return undefined;
+  const run = query as (this: object, config: { name: string; text: string; values: unknown[] }) => Promise<{ rows: Row[] }>;
+  return async (name, text, values) => (await run.call(pool, { name, text, values: [...values] })).rows;
+}
+
+/** mysql2's execute, which prepares and caches the statement per connection. */
+function mysqlPrepared(pool: object): PreparedQuery | undefined {
+  const execute = (pool as { execute?: unknown }).execute;
+  if (typeof execute !== "function") return undefined;
+  const run = execute as (this: object, text: string, values: unknown[], done: (error: unknown, rows: unknown) => void) => void;
+  return (_name, text, values) =>
+    new Promise((resolve, reject) => {
+      run.call(pool, text, [...values], (error, rows) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(rows as Row[])));
+    });
 }
 
 /** Creates the pool and Kysely instance for a URL (the adapter owns both). */
 async function openUrl(dialect: SqlDialectName, url: string, poolSize: number, connectTimeoutMs: number): Promise<Opened> {
   let kyselyDialect: Dialect;
+  let prepared: PreparedQuery | undefined;
   if (dialect === "postgres") {
     type PgModule = { Pool: typeof PgPool; Client: typeof PgClient };
     // pg is CommonJS: its exports arrive as `default` under ESM, and directly under CJS.
@@ -111,6 +139,7 @@ async function openUrl(dialect: SqlDialectName, url: string, poolSize: number, c
     // An idle client that loses its connection must not crash the process; the next query reports it.
     pool.on("error", () => undefined);
     kyselyDialect = new PostgresDialect({ pool: pool as unknown as PostgresPool });
+    prepared = pgPrepared(pool);
   } else {
     type MysqlModule = { createPool: typeof mysqlCreatePool };
     const mod = (await import("mysql2")) as unknown as MysqlModule & { default?: MysqlModule };
@@ -124,16 +153,17 @@ async function openUrl(dialect: SqlDialectName, url: string, poolSize: number, c
       bigNumberStrings: false,
     });
     kyselyDialect = new MysqlDialect({ pool: pool as unknown as MysqlPool });
+    prepared = mysqlPrepared(pool);
   }
   const db = new Kysely<LooseDb>({ dialect: kyselyDialect });
-  return { db, destroy: () => db.destroy() };
+  return { db, destroy: () => db.destroy(), prepared };
 }
 
 function openPool(dialect: SqlDialectName, pool: object): Opened {
   const kyselyDialect =
     dialect === "postgres" ? new PostgresDialect({ pool: pool as PostgresPool }) : new MysqlDialect({ pool: pool as MysqlPool });
   // Destroying this Kysely would end the host's pool, so it is simply dropped on close.
-  return { db: new Kysely<LooseDb>({ dialect: kyselyDialect }), destroy: undefined };
+  return { db: new Kysely<LooseDb>({ dialect: kyselyDialect }), destroy: undefined, prepared: dialect === "postgres" ? pgPrepared(pool) : mysqlPrepared(pool) };
 }
 
 /**
@@ -189,6 +219,12 @@ export class SqlHandle {
       this.opened = undefined;
       throw wrapError(error, "connection setup");
     }
+  }
+
+  /** Prepared statements on the connection's pool, or undefined (a host's Kysely instance). */
+  async prepared(): Promise<PreparedQuery | undefined> {
+    await this.db();
+    return (await this.opened)?.prepared;
   }
 
   /** Runs one statement (or a few, without a transaction), wrapping driver errors. */

@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import { checkCount, checkRankMode as checkMode, checkScore, GamifyError, type LeaderboardStore, type RankMode, type RankedEntry } from "@gamifykit/core";
 import { sql, type Expression, type RawBuilder, type SqlBool } from "kysely";
-import { Lifecycle, SqlHandle, num, type Db, type Trx } from "./connection.js";
+import { Lifecycle, SqlHandle, num, type Db, type Row, type Trx } from "./connection.js";
 import { executeAll, upsert, withStatements, type Compilable } from "./dialect.js";
 import { BUCKET_BITS, BUCKET_LEVELS } from "./migrations.js";
 import type { SqlLeaderboardsOptions } from "./options.js";
@@ -70,6 +71,24 @@ const FANOUT = 2 ** BUCKET_BITS;
 
 /** The level-`level` bucket of a score: floor(score / 64^level), exact for safe integers. */
 const bucketOf = (score: number, level: number): number => Math.floor(score / 2 ** (BUCKET_BITS * level));
+
+/**
+ * Names of the prepared rank statements, by text: a hash of the text, so a name always stands for
+ * one text, even on a pool shared with another copy of this module.
+ */
+const statementNames = new Map<string, string>();
+/** Past this many texts, further ones run unprepared, so the cache per connection stays small. */
+const MAX_STATEMENT_NAMES = 256;
+
+/** The prepared-statement name for a rank statement's text, or undefined past the cap. */
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_STATEMENT_NAMES) {
+    name = `gamifykit_${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
 
 /** What one ranking statement counts; `tie` and `self` are optional. */
 interface Counts {
@@ -377,6 +396,21 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
     }));
 
   /**
+   * Runs a frequent read as a prepared statement when outside a transaction and the pool allows
+   * it (undefined otherwise, for the caller to run it as usual): planning the rank's statements
+   * costs PostgreSQL as much as running them, and their text depends only on the table names
+   * and the options, so a handful of prepared statements serve every call.
+   */
+  const runPrepared = async (db: Db | Trx, query: { compile(db: Db | Trx): { sql: string; parameters: readonly unknown[] } }): Promise<readonly Row[] | undefined> => {
+    if (db.isTransaction) return undefined;
+    const prepared = await handle.prepared();
+    if (prepared === undefined) return undefined;
+    const compiled = query.compile(db);
+    const name = statementName(compiled.sql);
+    return name === undefined ? undefined : prepared(name, compiled.sql, compiled.parameters);
+  };
+
+  /**
    * One statement that counts, for a score `s`: the entries and distinct scores above it (at each
    * level, the sibling buckets after `s`'s own), optionally the ties before `seq`, the board's
    * size (its top-level buckets) and a user's current score and seq. Every arm is an index range
@@ -395,8 +429,9 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
     for (let level = 0; level <= BUCKET_LEVELS; level++) {
       const own = bucketOf(score, level);
       // Siblings end where the parent ends; the top level has no parent.
+      // Every arm is kept, even an empty range, so the text is the same for every score and one
+      // prepared statement serves them all.
       const end = level === BUCKET_LEVELS ? undefined : (bucketOf(score, level + 1) + 1) * FANOUT;
-      if (end !== undefined && own + 1 >= end) continue;
       const upper = end === undefined ? sql`` : level === 0 ? sql` AND score < ${end}` : sql` AND bucket < ${end}`;
       arms.push(
         level === 0
@@ -416,7 +451,9 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
     if (options.self !== undefined) {
       arms.push(sql`SELECT 3 AS k, score AS a, seq AS b FROM ${entries} WHERE board = ${board} AND user_id = ${options.self}`);
     }
-    const result = await sql<{ k: unknown; a: unknown; b: unknown }>`${sql.join(arms, sql` UNION ALL `)}`.execute(db);
+    const statement = sql<{ k: unknown; a: unknown; b: unknown }>`${sql.join(arms, sql` UNION ALL `)}`;
+    const rows = (await runPrepared(db, statement)) ?? (await statement.execute(db)).rows;
+    const result = { rows: rows as readonly { k: unknown; a: unknown; b: unknown }[] };
     const counts: Counts = { above: 0, distinctAbove: 0, tiedBefore: 0, equal: 0, size: 0, self: undefined };
     for (const row of result.rows) {
       const k = num(row.k);
@@ -433,13 +470,14 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
 
   /** The user's score and seq on a live board, or undefined. */
   const entryOf = async (db: Db | Trx, board: string, userId: string, now: number) => {
-    const row = await db
+    const query = db
       .selectFrom(t.boardEntries)
       .select(["score", "seq"])
       .where("board", "=", board)
       .where("user_id", "=", userId)
-      .where(live(board, now))
-      .executeTakeFirst();
+      .where(live(board, now));
+    const rows = (await runPrepared(db, query)) ?? (await query.execute());
+    const row = rows[0];
     return row === undefined ? undefined : { score: num(row.score), seq: num(row.seq) };
   };
 
