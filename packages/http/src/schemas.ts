@@ -3,6 +3,7 @@
  * The router validates requests with them and the OpenAPI document is generated from them,
  * so the two can never drift apart.
  */
+import { GAMIFY_ERROR_CODES, type GamifyErrorCode } from "@gamifykit/core";
 import { z } from "zod";
 import type {} from "zod-openapi"; // adds the OpenAPI fields (id, param, header) to .meta()
 
@@ -276,19 +277,8 @@ export const Problem = z
     status: z.number().int().meta({ example: 404 }),
     detail: z.string().meta({ description: "What went wrong and what to do, for people.", example: 'User "bob" does not exist.' }),
     code: z
-      .enum([
-        "INVALID_ARGUMENT",
-        "NOT_FOUND",
-        "CONFLICT",
-        "OUT_OF_RANGE",
-        "UNAUTHENTICATED",
-        "PERMISSION_DENIED",
-        "RATE_LIMITED",
-        "PAYLOAD_TOO_LARGE",
-        "STORAGE_UNAVAILABLE",
-        "CLOSED",
-        "INTERNAL",
-      ])
+      // Core's closed union, so the API can never list a code the engine lacks (or miss one).
+      .enum(GAMIFY_ERROR_CODES as readonly [GamifyErrorCode, ...GamifyErrorCode[]])
       .meta({ description: "The engine's error code; branch on this, never on `detail`." }),
     instance: z.string().optional().meta({ description: "The request id (also in the X-Request-Id header)." }),
     errors: z
