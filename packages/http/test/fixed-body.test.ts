@@ -1,27 +1,13 @@
 /** JSON answers the handler holds as text go out in one write with an exact Content-Length; everything else still streams. */
 import { once } from "node:events";
-import http from "node:http";
-import net, { type AddressInfo } from "node:net";
+import net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { createGamify } from "@gamifykit/core";
 import { fixedTextOf, fixedTextResponse, utf8Length } from "../src/fixed-body.js";
 import { createGamifyHandler, toNodeHandler } from "../src/index.js";
+import { closeLoopbackServers, listenOnLoopback as listen } from "./handler-support.js";
 
-const servers: http.Server[] = [];
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-});
-
-async function listen(listener: http.RequestListener): Promise<number> {
-  const server = http.createServer(listener);
-  servers.push(server);
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return (server.address() as AddressInfo).port;
-}
+afterEach(closeLoopbackServers);
 
 /** The raw bytes of one HTTP/1.1 exchange, so framing (Content-Length vs chunked) is visible. */
 async function rawExchange(port: number, request: string): Promise<string> {

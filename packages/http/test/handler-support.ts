@@ -1,4 +1,7 @@
 /** Helpers for the router tests: an engine on a fixed clock, a handler, and a request shortcut. */
+import { once } from "node:events";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { createGamify, levels, memoryStorage, type Gamify, type GamifyOptions, type Storage } from "@gamifykit/core";
 import { pino, type Logger } from "pino";
@@ -87,4 +90,23 @@ export async function call(
 /** A handler with logs off unless given. */
 export function testHandler(gk: Gamify, options: GamifyHandlerOptions = {}): GamifyHandler {
   return createGamifyHandler(gk, { logger: false, ...options });
+}
+
+const loopbackServers: http.Server[] = [];
+
+/** Serves `listener` on an ephemeral loopback port; returns the port. Close with {@link closeLoopbackServers}. */
+export async function listenOnLoopback(listener: http.RequestListener): Promise<number> {
+  const server = http.createServer(listener);
+  loopbackServers.push(server);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return (server.address() as AddressInfo).port;
+}
+
+/** Closes every server {@link listenOnLoopback} opened (call it in `afterEach`). */
+export async function closeLoopbackServers(): Promise<void> {
+  for (const server of loopbackServers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }

@@ -1,29 +1,16 @@
 /** The Node adapter on its own: backpressure, client IPs, and that the entry stays loadable on edge runtimes. */
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
-import http, { type IncomingMessage } from "node:http";
-import net, { type AddressInfo } from "node:net";
+import type { IncomingMessage } from "node:http";
+import net from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { createGamify } from "@gamifykit/core";
 import { createGamifyHandler, getClientIp, toNodeHandler } from "../src/index.js";
 import { clientAddress } from "../src/node.js";
+import { closeLoopbackServers, listenOnLoopback as listen } from "./handler-support.js";
 
-const servers: http.Server[] = [];
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-});
-
-async function listen(listener: http.RequestListener): Promise<number> {
-  const server = http.createServer(listener);
-  servers.push(server);
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return (server.address() as AddressInfo).port;
-}
+afterEach(closeLoopbackServers);
 
 describe("toNodeHandler", () => {
   test("streams a large response with backpressure: a client that stops reading stops the producer", async () => {

@@ -22,3 +22,19 @@ export async function deletePrefix(client: Redis, run: string): Promise<number> 
   } while (cursor !== "0");
   return deleted;
 }
+
+/** The names of the commands `fn` sends through `redis`, in order. */
+export async function commandsSentBy(redis: Redis, fn: () => Promise<unknown>): Promise<string[]> {
+  const sent: string[] = [];
+  const original = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+    sent.push(command.name);
+    return (original as (...args: unknown[]) => unknown)(command, ...rest);
+  }) as typeof redis.sendCommand;
+  try {
+    await fn();
+  } finally {
+    redis.sendCommand = original;
+  }
+  return sent;
+}

@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 import { createGamify, periodKey, type Gamify, type LeaderboardFinishedEvent } from "@gamifykit/core";
 import { findTestServer } from "@gamifykit/adapter-tests";
 import { redisStores } from "../src/index.js";
-import { deletePrefix, prefixer, runId } from "./helpers.js";
+import { commandsSentBy, deletePrefix, prefixer, runId } from "./helpers.js";
 
 const server = await findTestServer("redis");
 const run = runId("instances");
@@ -24,22 +24,6 @@ afterAll(async () => {
   if (first) await deletePrefix(first, run);
   await Promise.all(clients.map((c) => c.quit()));
 });
-
-/** The commands `fn` sends through `redis`. */
-async function commandsSentBy(redis: Redis, fn: () => Promise<unknown>): Promise<string[]> {
-  const sent: string[] = [];
-  const original = redis.sendCommand.bind(redis);
-  redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
-    sent.push(command.name);
-    return (original as (...args: unknown[]) => unknown)(command, ...rest);
-  }) as typeof redis.sendCommand;
-  try {
-    await fn();
-  } finally {
-    redis.sendCommand = original;
-  }
-  return sent;
-}
 
 describe.runIf(server)("redis, several engine instances", () => {
   test("an award with scopes, periods and a season is one EVALSHA (a finishing scope's registry entry costs one more, once)", async () => {

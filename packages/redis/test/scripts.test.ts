@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { createGamify, levelEvents, levels, type AwardRequest, type AwardResult, type RankedEntry } from "@gamifykit/core";
 import { findTestServer } from "@gamifykit/adapter-tests";
 import { redisLeaderboards, redisStorage, redisStores } from "../src/index.js";
-import { deletePrefix, prefixer, runId } from "./helpers.js";
+import { commandsSentBy, deletePrefix, prefixer, runId } from "./helpers.js";
 
 const server = await findTestServer("redis");
 const run = runId("scripts");
@@ -19,22 +19,6 @@ afterAll(async () => {
 
 const DAY_MS = 86_400_000;
 const rows = (entries: readonly RankedEntry[]) => entries.map((e) => [e.userId, e.score, e.rank]);
-
-/** Counts the commands `fn` sends through `redis`. */
-async function commandsSentBy(redis: Redis, fn: () => Promise<unknown>): Promise<string[]> {
-  const sent: string[] = [];
-  const original = redis.sendCommand.bind(redis);
-  redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
-    sent.push(command.name);
-    return (original as (...args: unknown[]) => unknown)(command, ...rest);
-  }) as typeof redis.sendCommand;
-  try {
-    await fn();
-  } finally {
-    redis.sendCommand = original;
-  }
-  return sent;
-}
 
 describe.runIf(server)("redis scripts", () => {
   test("with redisStores an award is exactly one EVALSHA: idempotency, total, level-ups, the event log and all four boards", async () => {
