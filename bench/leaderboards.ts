@@ -82,14 +82,28 @@ export async function leaderboardBench(quick: boolean): Promise<Row[]> {
   const pick = lcg(2);
   const user = () => ids[Math.floor(pick() * users)] as string;
   const rows: Row[] = [];
+  const area = `Leaderboards (memory, ${users.toLocaleString("en-US")} users)`;
   const measure = async (measure: string, ours: (id: string) => Promise<unknown>, theirs: (id: string) => Promise<unknown>) => {
     const value = await medianMicros(batches, batch, () => ours(user()));
     const base = await medianMicros(batches, batch, () => theirs(user()));
-    rows.push({ area: `Leaderboards (memory, ${users.toLocaleString("en-US")} users)`, measure, value, unit: "µs", baseline: { name: "js-sdsl OrderedSet", value: base }, better: "lower" });
+    rows.push({ area, measure, value, unit: "µs", baseline: { name: "js-sdsl OrderedSet", value: base }, better: "lower" });
   };
   await measure("update (median)", (id) => store.increment([{ board: "b", delta: 7 }], id), (id) => baseline.increment(id, 7));
   await measure("rank, ordinal (median)", (id) => store.rank("b", id, "ordinal"), (id) => baseline.rank(id));
   await measure("around ±5 (median)", (id) => store.around("b", id, { radius: 5, mode: "ordinal" }), (id) => baseline.around(id, 5));
+
+  // What any structure keyed by user id pays in this harness before doing any work of its own: the
+  // harness alone (pick a random id, await an async call), and that plus one lookup of the id in a
+  // Map of every user (the hash, the table, the entry: cache misses on a heap this size). Same
+  // picks, same call shape; the map is built in the same order as the boards.
+  const floorMap = new Map<string, number>();
+  ids.forEach((id, i) => floorMap.set(id, i));
+  const lookup = async (id: string) => floorMap.get(id);
+  const nothing = async (id: string) => id;
+  const harness = await medianMicros(batches, batch, () => nothing(user()));
+  const floor = await medianMicros(batches, batch, () => lookup(user()));
+  rows.push({ area, measure: "harness alone: random id + await of an async no-op (median)", value: harness, unit: "µs", better: "lower" });
+  rows.push({ area, measure: "Map.get of a random user id (the floor any per-user lookup pays; median)", value: floor, unit: "µs", better: "lower" });
   await store.close();
   return rows;
 }
