@@ -221,11 +221,19 @@ describe("OrderedIndex", () => {
       { weight: 2, arbitrary: fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }) },
     );
     fc.assert(
-      fc.property(fc.constantFrom(4, 6, 16), fc.array(op, { maxLength: 200 }), (blockSize, ops) => {
+      // size "max": long runs, so the user table grows and reuses freed slots many times.
+      fc.property(fc.constantFrom(4, 6, 16), fc.array(op, { maxLength: 200, size: "max" }), (blockSize, ops) => {
         const index = new OrderedIndex({ blockSize });
-        const live: (ModelEntry & { h: number })[] = [];
+        const live: ModelEntry[] = [];
+        const gone: string[] = [];
         let seq = 1000;
         let early = 0;
+        // Handles are valid until the next insert (which may renumber them): look them up per use.
+        const handle = (e: ModelEntry): number => {
+          const h = index.handleOf(e.userId);
+          expect(index.userOf(h)).toBe(e.userId);
+          return h;
+        };
         const check = () => {
           const order = sorted(live);
           checkIndex(
@@ -235,26 +243,30 @@ describe("OrderedIndex", () => {
           );
           for (const e of live) {
             const pos = order.indexOf(e);
-            expect(index.positionOfHandle(e.h)).toBe(pos);
-            expect(index.scoreOf(e.h)).toBe(e.score);
-            for (const mode of MODES) expect(index.rankOf(e.h, mode)).toBe(modelRank(order, pos, mode));
+            const h = handle(e);
+            expect(index.positionOfHandle(h)).toBe(pos);
+            expect(index.scoreOf(h)).toBe(e.score);
+            for (const mode of MODES) expect(index.rankOf(h, mode)).toBe(modelRank(order, pos, mode));
           }
+          for (const userId of gone) expect(index.handleOf(userId)).toBe(-1);
         };
         ops.forEach((o, step) => {
           if (o.kind === "insert") {
-            const e = { userId: `u${seq}`, score: o.score, seq: ++seq, h: -1 };
-            e.h = index.insert(e.score, e.seq, e.userId);
+            const e = { userId: `u${seq}`, score: o.score, seq: ++seq };
+            const h = index.insert(e.score, e.seq, e.userId);
+            expect(index.handleOf(e.userId)).toBe(h);
             live.push(e);
           } else if (live.length > 0) {
             const at = o.pick % live.length;
             const e = live[at]!;
             if (o.kind === "remove") {
-              index.remove(e.h);
+              index.remove(handle(e));
               live.splice(at, 1);
+              gone.push(e.userId);
             } else {
               e.score = o.kind === "move" ? e.score + o.delta : o.score;
               e.seq = o.kind === "jump" && o.early ? --early : ++seq;
-              index.move(e.h, e.score, e.seq);
+              index.move(handle(e), e.score, e.seq);
             }
           }
           if (step % 10 === 0) check();
@@ -308,10 +320,57 @@ describe("OrderedIndex", () => {
     expect(positions).toEqual([0, 1, 2, 8, 9]);
   });
 
-  test("rejects a duplicate key and a tiny block size", () => {
+  test("the user table finds every user through growth, removals and slot reuse", () => {
+    const index = new OrderedIndex({ blockSize: 16 });
+    const live = new Map<string, number>();
+    let seed = 9;
+    const next = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    // Ids that share long prefixes and differ in one character, as generated ids do.
+    const id = (n: number): string => `user-${String(n).padStart(6, "0")}`;
+    for (let seq = 1; seq <= 20_000; seq++) {
+      const n = next(4000);
+      const h = index.handleOf(id(n));
+      if (h < 0) {
+        index.insert(next(100), seq, id(n));
+        live.set(id(n), seq);
+      } else if (next(3) === 0) {
+        index.remove(h);
+        live.delete(id(n));
+      } else index.move(h, next(100), seq);
+      if (seq % 2000 === 0) {
+        index.checkInvariants();
+        for (let m = 0; m < 4000; m++) expect(index.handleOf(id(m)) >= 0).toBe(live.has(id(m)));
+      }
+    }
+    expect(index.size).toBe(live.size);
+    expect(index.handleOf("")).toBe(-1);
+    expect(index.handleOf("user-")).toBe(-1);
+  });
+
+  test("a small board with a stream of new users reuses its table without growing it", () => {
+    // Five users at a time, a thousand over its life: freed slots fill the table until it is
+    // rebuilt at the same size.
+    const index = new OrderedIndex({ blockSize: 4 });
+    for (let n = 0; n < 1000; n++) {
+      if (n >= 5) index.remove(index.handleOf(`u${n - 5}`));
+      index.insert(n % 7, n + 1, `u${n}`);
+      if (n % 37 === 0) index.checkInvariants();
+    }
+    index.checkInvariants();
+    expect(index.size).toBe(5);
+    expect([995, 996, 997, 998, 999].map((n) => index.positionOfHandle(index.handleOf(`u${n}`))).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(index.handleOf("u994")).toBe(-1);
+  });
+
+  test("rejects a duplicate key, a duplicate user and a tiny block size", () => {
     const index = new OrderedIndex();
     index.insert(5, 1, "a");
     expect(() => index.insert(5, 1, "b")).toThrow(GamifyError);
+    expect(() => index.insert(6, 2, "a")).toThrow(GamifyError);
+    index.checkInvariants();
     expect(() => new OrderedIndex({ blockSize: 3 })).toThrow(GamifyError);
     expect(() => new OrderedIndex({ blockSize: 4.5 })).toThrow(GamifyError);
   });
@@ -526,6 +585,31 @@ describe("memoryLeaderboards", () => {
     expect(await ids("u4", 0)).toEqual(["u4"]);
     expect(await ids("u4", 20)).toHaveLength(10);
     expect((await store.around("b", "u10", { radius: 1, mode: "standard" })).map((e) => e.rank)).toEqual([8, 9, 10]);
+  });
+
+  test("a multi-board increment stays right when a new user's insert grows a board's user table", async () => {
+    // 11 users fill a new board's table to its limit: the next insert rebuilds it (new handles).
+    for (const [first, second] of [
+      ["a", "b"],
+      ["b", "a"],
+    ] as const) {
+      const store = memoryLeaderboards();
+      for (let u = 0; u < 11; u++) await store.increment([{ board: "a", delta: u + 1 }], `u${u}`);
+      for (let u = 0; u < 11; u++) await store.increment([{ board: "b", delta: u + 1 }], `u${u}`);
+      await store.increment([{ board: second, delta: 100 }], "old");
+      const updates = [
+        { board: first, delta: 20 },
+        { board: second, delta: 30 },
+        { board: first, delta: 5 },
+        { board: second, delta: 1 },
+      ];
+      // "old" is new on `first` (its insert rebuilds that table) and already on `second`.
+      expect(await store.increment(updates, "old")).toEqual([20, 130, 25, 131]);
+      expect(await store.rank(first, "old", "ordinal")).toEqual({ userId: "old", score: 25, rank: 1 });
+      expect(await store.rank(second, "old", "ordinal")).toEqual({ userId: "old", score: 131, rank: 1 });
+      for (let u = 0; u < 11; u++) expect((await store.rank(first, `u${u}`, "ordinal"))?.rank).toBe(12 - u);
+      await store.close();
+    }
   });
 
   test("a multi-board increment returns totals in order and accumulates a repeated board", async () => {

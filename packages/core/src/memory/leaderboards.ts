@@ -5,9 +5,8 @@ import { OrderedIndex } from "./ordered-index.js";
 
 interface Board {
   readonly name: string;
+  /** The entries, and the user → entry table (`index.handleOf`): one lookup finds a user's entry. */
   readonly index: OrderedIndex;
-  /** The user's handle in `index`: a small integer, so the map holds no per-user objects. */
-  readonly byUser: Map<string, number>;
   expiresAt: number | undefined;
 }
 
@@ -69,7 +68,7 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     const totals = new Array<number>(n);
     // Handles found while validating, so applying does not look the user up twice (a cold Map
     // lookup is the largest cost of an update on a big board).
-    const found = new Array<number | undefined>(n);
+    const found = new Array<number>(n).fill(-1);
     // Validate everything before touching anything, so a failed call changes nothing.
     const pending = n > LINEAR_SCAN_MAX ? new Map<string, number>() : undefined;
     for (let u = 0; u < n; u++) {
@@ -90,9 +89,9 @@ class MemoryLeaderboardStore implements LeaderboardStore {
       }
       if (base === undefined) {
         const b = this.live(update.board);
-        const h = b?.byUser.get(userId);
+        const h = b === undefined ? -1 : b.index.handleOf(userId);
         found[u] = h;
-        base = h === undefined ? 0 : b!.index.scoreOf(h);
+        base = h < 0 ? 0 : b!.index.scoreOf(h);
       }
       const total = base + delta;
       checkScore(total, `score on board ${update.board}`);
@@ -107,8 +106,10 @@ class MemoryLeaderboardStore implements LeaderboardStore {
         board.expiresAt = update.expiresAt;
         this.expiring.add(board);
       }
-      // Absent when the user was new, or the board repeats: look again, an earlier update may have added it.
-      this.write(board, userId, totals[u]!, found[u] ?? board.byUser.get(userId));
+      // -1 when the user was new, or the board repeats: look again, an earlier update may have added
+      // the user (and an insert may renumber the board's handles).
+      const h = found[u]!;
+      this.write(board, userId, totals[u]!, h >= 0 ? h : board.index.handleOf(userId));
     }
     this.maybeSweep();
     return totals;
@@ -119,8 +120,8 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     const delta = checkScore(update.delta, "delta");
     checkExpiry(update.expiresAt);
     const board = this.live(update.board);
-    const h = board?.byUser.get(userId);
-    const total = (h === undefined ? 0 : board!.index.scoreOf(h)) + delta;
+    const h = board === undefined ? -1 : board.index.handleOf(userId);
+    const total = (h < 0 ? 0 : board!.index.scoreOf(h)) + delta;
     // The message names the board; build it only when the check fails.
     if (!Number.isSafeInteger(total)) checkScore(total, `score on board ${update.board}`);
     const b = board ?? this.create(update.board);
@@ -137,19 +138,18 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     this.assertOpen();
     const value = checkScore(score, "score");
     const b = this.live(board) ?? this.create(board);
-    this.write(b, userId, value, b.byUser.get(userId));
+    this.write(b, userId, value, b.index.handleOf(userId));
     this.maybeSweep();
   }
 
   async remove(board: string, userId: string): Promise<boolean> {
     this.assertOpen();
     const b = this.live(board);
-    const h = b?.byUser.get(userId);
-    if (b === undefined || h === undefined) return false;
-    b.index.remove(h);
-    b.byUser.delete(userId);
-    this.unlink(userId, b);
-    if (b.byUser.size === 0) this.drop(b);
+    const h = b === undefined ? -1 : b.index.handleOf(userId);
+    if (h < 0) return false;
+    b!.index.remove(h);
+    this.unlink(userId, b!);
+    if (b!.index.size === 0) this.drop(b!);
     return true;
   }
 
@@ -160,11 +160,10 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     // Forget the set first so dropping an emptied board does not edit it mid-iteration.
     this.userBoards.delete(userId);
     for (const b of mine instanceof Set ? mine : [mine]) {
-      const h = b.byUser.get(userId);
-      if (h === undefined) continue;
+      const h = b.index.handleOf(userId);
+      if (h < 0) continue;
       b.index.remove(h);
-      b.byUser.delete(userId);
-      if (b.byUser.size === 0) this.drop(b);
+      if (b.index.size === 0) this.drop(b);
     }
   }
 
@@ -182,9 +181,9 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     this.assertOpen();
     checkMode(mode);
     const b = this.live(board);
-    const h = b?.byUser.get(userId);
-    if (b === undefined || h === undefined) return null;
-    return { userId, score: b.index.scoreOf(h), rank: b.index.rankOf(h, mode) };
+    const h = b === undefined ? -1 : b.index.handleOf(userId);
+    if (h < 0) return null;
+    return { userId, score: b!.index.scoreOf(h), rank: b!.index.rankOf(h, mode) };
   }
 
   async around(board: string, userId: string, options: { radius: number; mode: RankMode }): Promise<RankedEntry[]> {
@@ -192,9 +191,9 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     const radius = checkCount(options.radius, "radius", { max: Number.MAX_SAFE_INTEGER });
     const mode = checkMode(options.mode);
     const b = this.live(board);
-    const h = b?.byUser.get(userId);
-    if (b === undefined || h === undefined) return [];
-    const index = b.index;
+    const h = b === undefined ? -1 : b.index.handleOf(userId);
+    if (h < 0) return [];
+    const index = b!.index;
     const pos = index.positionOfHandle(h);
     const width = 2 * radius + 1;
     // Shift the window off the edges so it stays full when the board is big enough.
@@ -245,15 +244,15 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   }
 
   private create(name: string): Board {
-    const b: Board = { name, index: new OrderedIndex(), byUser: new Map(), expiresAt: undefined };
+    const b: Board = { name, index: new OrderedIndex(), expiresAt: undefined };
     this.boards.set(name, b);
     return b;
   }
 
   /** Sets a score; re-stamps the tie-break only when the score actually changes. */
-  private write(b: Board, userId: string, score: number, h: number | undefined): void {
-    if (h === undefined) {
-      b.byUser.set(userId, b.index.insert(score, ++this.seq, userId));
+  private write(b: Board, userId: string, score: number, h: number): void {
+    if (h < 0) {
+      b.index.insert(score, ++this.seq, userId);
       const mine = this.userBoards.get(userId);
       if (mine === undefined) this.userBoards.set(userId, b);
       else if (mine instanceof Set) mine.add(b);
@@ -277,7 +276,7 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   private drop(b: Board): void {
     if (this.boards.get(b.name) === b) this.boards.delete(b.name);
     this.expiring.delete(b);
-    for (const userId of b.byUser.keys()) this.unlink(userId, b);
+    b.index.forEachInRange(0, b.index.size, (userId) => this.unlink(userId, b));
   }
 
   private maybeSweep(): void {

@@ -10,9 +10,14 @@
  * a second Fenwick tree over those counts: the distinct scores above `s` are the starts before the
  * first entry at or below `s`.
  *
- * Handles: `insert` returns a small integer handle for the entry. Per handle the index keeps its
- * score and the physical block it sits in, and each block keeps its entries' handles, so a caller
- * holding a handle finds the entry with one read and a scan of one block, with no search by key.
+ * Users and handles: the index maps user ids to entries itself, with an open-addressing hash table
+ * (linear probing) whose slot number is the entry's handle. The slot holds, in one cache line, the
+ * id's hash tag, the score, the physical block and the offset there, and each block keeps its
+ * entries' handles. Finding a user therefore reads the id, one table line and the stored id (to
+ * confirm), where a `Map<string, number>` plus a per-handle record reads the id, the map's bucket,
+ * one or more of its entries and then the record: on a board of a million users each of those
+ * reads is a cache miss, and they are the cost of a call. A handle then finds the entry with a
+ * scan of one block, with no search by key.
  * Rank, position and score changes by handle skip the O(log n) search (on a big board the search's
  * cache misses cost more than everything else), and a score change that keeps the entry in its
  * block (the usual small increment) moves it inside that block.
@@ -49,8 +54,40 @@ const DEFAULT_BLOCK_SIZE = 128;
 /** Per-block arrays start this long and double. */
 const INITIAL_BLOCKS = 8;
 
-/** Per-handle arrays start this long and double. */
-const INITIAL_HANDLES = 16;
+/** The user table starts with this many slots (a power of two) and doubles. */
+const INITIAL_TABLE = 16;
+
+/**
+ * Table tags: 0 marks a never-used slot, 2 a freed one; a user's tag is its hash with the low bit
+ * set (so never 0 or 2), and its probe starts at slot `(hash >>> 1) & mask` (bits the tag keeps).
+ */
+const EMPTY = 0;
+const FREED = 2;
+
+/**
+ * Live plus freed slots stay below this share of the table: linear probing then reads about 1.5
+ * slots (half a cache line each) to find a user and 2 to 4 to find that one is absent.
+ */
+const MAX_LOAD = 0.7;
+
+/** A packed array of `n` empty ids (no holes, so reads need no hole check). */
+function emptyNames(n: number): string[] {
+  const names: string[] = [];
+  for (let h = 0; h < n; h++) names.push("");
+  return names;
+}
+
+/**
+ * A 32-bit hash of a user id (FNV-1a, then murmur3's finalizer so that the low bits, which pick
+ * the table slot, depend on every character).
+ */
+function hashId(id: string): number {
+  let h = 0x811c9dc5;
+  for (let c = 0; c < id.length; c++) h = Math.imul(h ^ id.charCodeAt(c), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
 
 function grownInts(a: Int32Array): Int32Array {
   const b = new Int32Array(a.length * 2);
@@ -94,15 +131,18 @@ export class OrderedIndex {
   private slots = 0;
 
   /**
-   * Per handle h, in one cache line: its score at meta[4h], its physical slot at meta[4h + 1] and
-   * at meta[4h + 2] its offset in the block when last seen (shifts of its neighbours make it drift,
-   * so lookups start there and look outwards: one cache line of the block instead of a scan).
+   * The user table. Per slot (= handle) h, in half a cache line: its score at meta[4h], its physical
+   * slot at meta[4h + 1], at meta[4h + 2] its offset in the block when last seen (shifts of its
+   * neighbours make it drift, so lookups start there and look outwards: one cache line of the block
+   * instead of a scan) and at meta[4h + 3] its tag (EMPTY, FREED, or the id's hash with the low bit set).
    */
   private meta: Float64Array;
-  /** User id per handle ("" for a free handle, so removed ids can be collected). */
-  private names: string[] = [];
-  private nextHandle = 0;
-  private freeHandles: number[] = [];
+  /** User id per slot ("" for an empty or freed slot, so removed ids can be collected). */
+  private names: string[];
+  /** Slots - 1 (the slot count is a power of two). */
+  private mask = INITIAL_TABLE - 1;
+  /** Slots not EMPTY (live or freed); the table is rebuilt before this passes 70% of it. */
+  private used = 0;
   private freeSlotList: number[] = [];
 
   // Per block, in list order (index k < nb).
@@ -137,7 +177,8 @@ export class OrderedIndex {
     this.keys = new Float64Array(2 * cap);
     this.handles = new Int32Array(cap);
     this.blockOfSlot = new Int32Array(1);
-    this.meta = new Float64Array(4 * INITIAL_HANDLES);
+    this.meta = new Float64Array(4 * INITIAL_TABLE);
+    this.names = emptyNames(INITIAL_TABLE);
     this.phys = new Int32Array(INITIAL_BLOCKS);
     this.sizes = new Int32Array(INITIAL_BLOCKS);
     this.starts = new Int32Array(INITIAL_BLOCKS);
@@ -159,18 +200,39 @@ export class OrderedIndex {
   }
 
   /**
-   * Adds an entry and returns its handle, valid until the entry is removed (handles are reused).
-   * Throws `INTERNAL` when `(score, seq)` is already present.
+   * Adds an entry for a user who has none and returns its handle, valid until the entry is removed
+   * or the next `insert` (which may rebuild the table and renumber handles; look the user up again
+   * with {@link handleOf}). Throws `INTERNAL` when `(score, seq)` or the user is already present.
    */
   insert(score: number, seq: number, userId: string): number {
     this.boundByKey(score, seq);
     const k = this.k;
     const i = this.i;
     if (this.matches(k, i, score, seq)) throw new GamifyError("INTERNAL", `duplicate index key (${score}, ${seq}).`);
-    const h = this.allocHandle();
-    this.names[h] = userId;
+    // Rebuilding renumbers handles but moves no entry, so k/i stay valid.
+    if (this.used + 1 > (this.mask + 1) * MAX_LOAD) this.rebuildTable();
+    const h = this.claimSlot(userId);
     this.insertAt(k, i, score, seq, h);
     return h;
+  }
+
+  /** The handle of `userId`'s entry, or -1 when the user has none. */
+  handleOf(userId: string): number {
+    const hash = hashId(userId);
+    const tag = hash | 1;
+    const meta = this.meta;
+    const mask = this.mask;
+    for (let h = (hash >>> 1) & mask; ; h = (h + 1) & mask) {
+      const t = meta[4 * h + 3]!;
+      if (t === tag) {
+        if (this.names[h] === userId) return h;
+      } else if (t === EMPTY) return -1;
+    }
+  }
+
+  /** The user id of the entry with handle `h`. */
+  userOf(h: number): string {
+    return this.names[h]!;
   }
 
   /** Removes the entry `(score, seq)`; false when absent. */
@@ -348,7 +410,22 @@ export class OrderedIndex {
       distinct += starts;
     }
     if (total !== this.count) fail("size");
-    if (handlesSeen.size + this.freeHandles.length !== this.nextHandle) fail("handles leaked");
+    let live = 0;
+    let used = 0;
+    for (let h = 0; h <= this.mask; h++) {
+      const t = this.meta[4 * h + 3]!;
+      if (t !== EMPTY) used++;
+      if (t === EMPTY || t === FREED) {
+        if (this.names[h] !== "") fail(`free slot ${h} keeps an id`);
+        continue;
+      }
+      live++;
+      if (!handlesSeen.has(h)) fail(`slot ${h} is not in any block`);
+      if (t !== (hashId(this.names[h]!) | 1)) fail(`slot ${h} has a stale tag`);
+      if (this.handleOf(this.names[h]!) !== h) fail(`user of slot ${h} is not found there`);
+    }
+    if (live !== this.count) fail("handles leaked");
+    if (used !== this.used || used > (this.mask + 1) * MAX_LOAD) fail("table load");
   }
 
   // ---- search -------------------------------------------------------------------------------
@@ -812,23 +889,66 @@ export class OrderedIndex {
     for (let k = 0; k < nb; k++) this.blockOfSlot[this.phys[k]!] = k;
   }
 
-  /** Returns a handle to the free list, dropping its user id so the string can be collected. */
+  /** Frees a handle's slot (a tombstone, so probes pass it), dropping its id so the string can be collected. */
   private freeHandle(h: number): void {
+    this.meta[4 * h + 3] = FREED;
     this.names[h] = "";
-    this.freeHandles.push(h);
   }
 
-  /** A free handle, growing the per-handle arrays (doubling) when none is left. */
-  private allocHandle(): number {
-    const reused = this.freeHandles.pop();
-    if (reused !== undefined) return reused;
-    if (4 * this.nextHandle === this.meta.length) {
-      const meta = new Float64Array(this.meta.length * 2);
-      meta.set(this.meta);
-      this.meta = meta;
+  /**
+   * Claims a table slot for a user who has none (the caller made room); throws `INTERNAL` when the
+   * user is present. Reuses the first freed slot on the probe path.
+   */
+  private claimSlot(userId: string): number {
+    const hash = hashId(userId);
+    const tag = hash | 1;
+    const meta = this.meta;
+    const mask = this.mask;
+    let free = -1;
+    let h = (hash >>> 1) & mask;
+    for (; ; h = (h + 1) & mask) {
+      const t = meta[4 * h + 3]!;
+      if (t === EMPTY) break;
+      if (t === tag && this.names[h] === userId) throw new GamifyError("INTERNAL", `ordered index: user ${userId} is already present.`);
+      if (t === FREED && free < 0) free = h;
     }
-    // Pushing keeps the array packed (no holes to check on reads).
-    this.names.push("");
-    return this.nextHandle++;
+    if (free >= 0) h = free;
+    else this.used++;
+    meta[4 * h + 3] = tag;
+    this.names[h] = userId;
+    return h;
+  }
+
+  /**
+   * Re-inserts every entry into a fresh table, twice as large when more than half of it would be
+   * live, else the same size without the freed slots; O(n). Entries stay where they are in the
+   * blocks; their handles there are renumbered.
+   */
+  private rebuildTable(): void {
+    const size = this.mask + 1;
+    const next = this.count + 1 > size >>> 1 ? size * 2 : size;
+    const mask = next - 1;
+    const meta = new Float64Array(4 * next);
+    const names = emptyNames(next);
+    const { keys, handles, cap, meta: oldMeta, names: oldNames } = this;
+    for (let k = 0; k < this.nb; k++) {
+      const p = this.phys[k]!;
+      for (let j = 0, n = this.sizes[k]!; j < n; j++) {
+        const old = handles[p * cap + j]!;
+        const tag = oldMeta[4 * old + 3]!;
+        let h = (tag >>> 1) & mask;
+        while (meta[4 * h + 3] !== EMPTY) h = (h + 1) & mask;
+        meta[4 * h] = keys[p * 2 * cap + j]!;
+        meta[4 * h + 1] = p;
+        meta[4 * h + 2] = j;
+        meta[4 * h + 3] = tag;
+        names[h] = oldNames[old]!;
+        handles[p * cap + j] = h;
+      }
+    }
+    this.meta = meta;
+    this.names = names;
+    this.mask = mask;
+    this.used = this.count;
   }
 }
