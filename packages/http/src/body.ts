@@ -2,6 +2,7 @@
  * Reads a JSON request body: checks the media type, enforces the size limit while the stream
  * arrives (a Content-Length header can lie or be absent), and parses strictly as UTF-8 JSON.
  */
+import type { Incoming } from "./exchange.js";
 import { RequestError } from "./problem.js";
 
 /** Default body limit: 1 MiB. */
@@ -19,31 +20,34 @@ export function isJsonMediaType(contentType: string | null): boolean {
   return true;
 }
 
-/** True when the request carries a body (of any length, possibly zero). */
-function hasBody(request: Request): boolean {
+/** True when a web request carries a body (of any length, possibly zero). */
+export function webRequestHasBody(request: Request): boolean {
   if (request.body === null) return false;
   const length = request.headers.get("content-length");
   return !(length !== null && length.trim() === "0");
 }
 
+// One decoder for the process: decode() without `stream` starts afresh on every call.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 /**
  * The parsed JSON body, or `undefined` when the body is optional and none was sent.
  * @throws RequestError 415 (not JSON), 413 (over `limit` bytes), 400 (empty when required, not UTF-8, malformed JSON).
  */
-export async function readJsonBody(request: Request, options: { limit: number; required: boolean }): Promise<unknown> {
-  const present = hasBody(request);
+export async function readJsonBody(request: Incoming, options: { limit: number; required: boolean }): Promise<unknown> {
+  const present = request.hasBody();
   if (!present && !options.required) return undefined;
   if (!isJsonMediaType(request.headers.get("content-type"))) {
     throw new RequestError(415, "INVALID_ARGUMENT", "Send the body as JSON with the header Content-Type: application/json (UTF-8).");
   }
-  const bytes = present ? await readLimited(request, options.limit) : new Uint8Array(0);
+  const bytes = present ? await request.readBody(options.limit) : new Uint8Array(0);
   if (bytes.byteLength === 0) {
     if (!options.required) return undefined;
     throw new RequestError(400, "INVALID_ARGUMENT", "This route needs a JSON body; see /openapi.json for its schema.");
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    text = utf8.decode(bytes);
   } catch {
     throw new RequestError(400, "INVALID_ARGUMENT", "The body is not valid UTF-8; send JSON encoded as UTF-8.");
   }
@@ -55,18 +59,42 @@ export async function readJsonBody(request: Request, options: { limit: number; r
   }
 }
 
-function tooLarge(limit: number): RequestError {
+/** True when a declared Content-Length already says the body is over `limit`. */
+export function declaredTooLarge(contentLength: string | null | undefined, limit: number): boolean {
+  if (contentLength === null || contentLength === undefined) return false;
+  const declared = contentLength.trim();
+  return /^\d+$/.test(declared) && Number(declared) > limit;
+}
+
+/** The 400 for an upload that broke off (client disconnect, reset): nothing to parse, and nothing for the error log. */
+export function unreadableBody(): RequestError {
+  return new RequestError(400, "INVALID_ARGUMENT", "The request body could not be read to the end; send it again.");
+}
+
+/** Joins body chunks into one array (no copy for a single chunk). */
+export function concatChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+export function tooLarge(limit: number): RequestError {
   return new RequestError(413, "PAYLOAD_TOO_LARGE", `The body is larger than the limit of ${limit} bytes; send less (or raise the bodyLimit option).`);
 }
 
-/** Reads the whole body, failing as soon as it passes `limit` bytes (and cancelling the rest of the upload). */
-async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > limit) {
+/** Reads a web request's whole body, failing as soon as it passes `limit` bytes (and cancelling the rest of the upload). */
+export async function readWebBody(request: Request, limit: number): Promise<Uint8Array> {
+  if (declaredTooLarge(request.headers.get("content-length"), limit)) {
     await request.body?.cancel().catch(() => undefined);
     throw tooLarge(limit);
   }
-  const reader = (request.body as ReadableStream<Uint8Array>).getReader();
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
@@ -74,8 +102,7 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
     try {
       next = await reader.read();
     } catch {
-      // The upload broke off (client disconnect, reset): nothing to parse, and nothing for the error log.
-      throw new RequestError(400, "INVALID_ARGUMENT", "The request body could not be read to the end; send it again.");
+      throw unreadableBody();
     }
     const { done, value } = next;
     if (done) break;
@@ -86,12 +113,5 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatChunks(chunks, total);
 }

@@ -1,13 +1,18 @@
 /**
  * createGamifyHandler: the whole HTTP API as one web-standard `(request) => Promise<Response>`
- * function, which mounts in any runtime (Node through ./node.ts, Deno, Bun, edge workers).
+ * function, which mounts in any runtime (Deno, Bun, edge workers, and Node through ./node.ts).
+ *
+ * The routes and middleware run in one core over the internal request and answer of
+ * ./exchange.ts. The fetch handler is a thin front end that wraps a Request and turns the answer
+ * into a Response; the Node adapter is another that feeds the core straight from node:http.
  */
 import { GamifyError, type Gamify } from "@gamifykit/core";
-import { DEFAULT_BODY_LIMIT, readJsonBody } from "./body.js";
+import { DEFAULT_BODY_LIMIT, readJsonBody, readWebBody, webRequestHasBody } from "./body.js";
 import { getClientIp, setClientIp } from "./client-ip.js";
-import { createPlatform, type Platform, type PlatformOptions, type Principal, type RequestScope } from "./middleware/index.js";
+import { answerFromResponse, answerToResponse, isStream, registerCore, type Answer, type Incoming } from "./exchange.js";
+import { createCorePlatform, type CorePlatform, type CoreScope, type PlatformOptions, type Principal, type RateHeaders } from "./middleware/index.js";
 import { createOpenApiDocument, type OpenApiDocument } from "./openapi.js";
-import { errorToResponse, RequestError, type FieldError } from "./problem.js";
+import { errorToAnswer, RequestError, type FieldError } from "./problem.js";
 import type { RealtimeFilter, RealtimeHub } from "./realtime-types.js";
 import { parse, queryObject, throwIfInvalid, type RouteServices } from "./route.js";
 import { createRouter, normalizePrefix, stripPrefix, type Match } from "./router.js";
@@ -77,9 +82,10 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
   const realtime = options.realtime || undefined;
   const authOn = Boolean(options.auth && (options.auth.apiKeys?.length || options.auth.jwt));
   const metricsOpen = options.metricsAuth === false;
-  // Only the platform fields matter to createPlatform; the router's own fields are ignored there.
-  const platform: Platform = createPlatform(options);
-  const clientIp = options.clientIp ?? getClientIp;
+  // Only the platform fields matter to createCorePlatform; the router's own fields are ignored there.
+  const platform: CorePlatform = createCorePlatform(options);
+  const hostClientIp = options.clientIp;
+  const clientIpOf = hostClientIp ? (request: Incoming) => hostClientIp(request.toRequest()) : (request: Incoming) => request.defaultClientIp();
   const router = createRouter(allRoutes({ metricsOpen }));
 
   let document: OpenApiDocument | undefined;
@@ -92,15 +98,15 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
     metrics: () => platform.metrics(),
   };
 
-  const handler = async (request: Request): Promise<Response> => {
+  /** The core both front ends call: one request in, one answer out (with X-Request-Id, security, CORS and compression applied). */
+  const serveIncoming = async (request: Incoming): Promise<Answer> => {
     const preflight = platform.preflight(request);
     if (preflight) return preflight;
 
-    const url = new URL(request.url);
     let match: Match | null = null;
     let routeError: unknown;
     try {
-      match = findRoute(request.method, url.pathname);
+      match = findRoute(request.method, request.pathname);
     } catch (error) {
       routeError = error;
     }
@@ -108,27 +114,32 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
       request,
       match ? { id: match.route.spec.id, method: request.method, path: match.route.spec.path } : { id: "unmatched", method: request.method, path: "unmatched" },
     );
-    let response: Response;
+    let answer: Answer;
     let failure: unknown;
     const counted: Counted = {};
     try {
       if (!match) throw routeError;
       const matched = match;
       // Inside the request span, so spans the storage's instrumentation opens become its children.
-      response = await scope.run(() => serve(request, url, matched, scope, counted));
+      answer = await scope.run(() => serve(request, matched, scope, counted));
     } catch (error) {
       failure = error;
-      response = errorToResponse(error, { requestId: scope.requestId, log: scope.log });
+      answer = errorToAnswer(error, { requestId: scope.requestId, log: scope.log });
       // A request the limiter counted shows the shrunken budget even when it failed.
-      if (counted.rateHeaders) response = withHeaders(response, counted.rateHeaders);
+      if (counted.rateHeaders) setAll(answer, counted.rateHeaders);
     }
     if (request.method === "HEAD") {
       // Release whatever the GET would have streamed (an SSE subscription, say) before dropping it.
-      await response.body?.cancel().catch(() => undefined);
-      response = new Response(null, { status: response.status, statusText: response.statusText, headers: response.headers });
+      if (isStream(answer.body)) await answer.body.cancel().catch(() => undefined);
+      answer.body = null;
     }
-    return scope.end(platform.finish(request, response), failure);
+    answer.body = platform.decorate(request, answer.status, answer.headers, answer.body);
+    scope.end(answer.status, failure);
+    answer.headers.set("x-request-id", scope.requestId);
+    return answer;
   };
+
+  const handler = async (request: Request): Promise<Response> => answerToResponse(await serveIncoming(webIncoming(request)));
 
   /** The matched route, or throws the 404/405 problem. */
   const findRoute = (method: string, pathname: string): Match => {
@@ -142,16 +153,18 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
     throw new RequestError(404, "NOT_FOUND", `No route matches ${method} ${pathname}; the routes are listed at ${prefix}/openapi.json and ${prefix}/docs.`);
   };
 
-  const serve = async (request: Request, url: URL, { route, params }: Match, scope: RequestScope, counted: Counted): Promise<Response> => {
-    const raw = { params, query: url.searchParams };
+  const serve = async (request: Incoming, { route, params }: Match, scope: CoreScope, counted: Counted): Promise<Answer> => {
+    const raw = { params, query: request.searchParams };
     const access = route.access(raw);
     const principal = await platform.authenticate(request, access);
     platform.authorize(principal, access);
-    const rateHeaders = route.spec.rateLimited === false ? undefined : await platform.rateLimit(request, principal, clientIp(request));
+    const rateHeaders = route.spec.rateLimited === false ? undefined : await platform.rateLimit(principal, clientIpOf(request));
     if (rateHeaders) counted.rateHeaders = rateHeaders;
     const body = route.spec.body ? await readJsonBody(request, { limit: bodyLimit, required: route.spec.body.required }) : undefined;
-    const response = await route.run({ gk, request, raw, body, principal, scope, services });
-    return rateHeaders ? withHeaders(response, rateHeaders) : response;
+    const result = await route.run({ gk, request, raw, body, principal, scope, services });
+    const answer = result instanceof Response ? answerFromResponse(result) : result;
+    if (rateHeaders) setAll(answer, rateHeaders);
+    return answer;
   };
 
   const authorizeUpgrade = async (incoming: Request): Promise<UpgradeDecision> => {
@@ -163,29 +176,34 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
       const headers = new Headers(incoming.headers);
       headers.set("authorization", `Bearer ${token}`);
       request = new Request(incoming.url, { method: incoming.method, headers, signal: incoming.signal });
-      const ip = clientIp(incoming);
+      const ip = getClientIp(incoming);
       if (ip !== undefined) setClientIp(request, ip);
     }
-    const scope = platform.begin(request, { id: webSocket.spec.id, method: "GET", path: webSocket.spec.path });
+    const wrapped = webIncoming(request);
+    const scope = platform.begin(wrapped, { id: webSocket.spec.id, method: "GET", path: webSocket.spec.path });
     try {
       if (!realtime) throw realtimeOff();
       const raw = { params: {}, query: url.searchParams };
       const access = streamAccess(raw);
-      const principal = await platform.authenticate(request, access);
+      const principal = await platform.authenticate(wrapped, access);
       platform.authorize(principal, access);
-      await platform.rateLimit(request, principal, clientIp(request));
+      await platform.rateLimit(principal, clientIpOf(wrapped));
       const errors: FieldError[] = [];
       const query = parse(WebSocketQuery, queryObject(url.searchParams, errors), "query", errors) as { userId?: string; leaderboard?: string } | undefined;
       throwIfInvalid(errors);
-      // end() needs a Response and 101 cannot be constructed; the log and metrics record accepted upgrades as 200.
-      scope.end(new Response(null, { status: 200 }));
+      // 101 is not a status a Response can carry; the log and metrics record accepted upgrades as 200.
+      scope.end(200);
       return { accepted: true, realtime, filter: toFilter(query ?? {}), principal };
     } catch (error) {
-      const response = platform.finish(request, errorToResponse(error, { requestId: scope.requestId, log: scope.log }));
-      return { accepted: false, response: scope.end(response, error) };
+      const answer = errorToAnswer(error, { requestId: scope.requestId, log: scope.log });
+      answer.body = platform.decorate(wrapped, answer.status, answer.headers, answer.body);
+      scope.end(answer.status, error);
+      answer.headers.set("x-request-id", scope.requestId);
+      return { accepted: false, response: answerToResponse(answer) };
     }
   };
 
+  registerCore(handler, serveIncoming);
   return Object.assign(handler, {
     prefix,
     webSocketPath: `${prefix}/v1/ws`,
@@ -208,17 +226,25 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
 
 /** The RateLimit-* headers of a request the limiter counted, kept for its error answer. */
 interface Counted {
-  rateHeaders?: Headers;
+  rateHeaders?: RateHeaders;
 }
 
-/** Adds headers to a response (copying it when its headers are immutable). */
-function withHeaders(response: Response, extra: Headers): Response {
-  try {
-    extra.forEach((value, key) => response.headers.set(key, value));
-    return response;
-  } catch {
-    const headers = new Headers(response.headers);
-    extra.forEach((value, key) => headers.set(key, value));
-    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
-  }
+function setAll(answer: Answer, headers: RateHeaders): void {
+  for (const name of Object.keys(headers)) answer.headers.set(name, headers[name] as string);
+}
+
+/** A web Request as the core's request. */
+function webIncoming(request: Request): Incoming {
+  const url = new URL(request.url);
+  return {
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    pathname: url.pathname,
+    searchParams: url.searchParams,
+    hasBody: () => webRequestHasBody(request),
+    readBody: (limit) => readWebBody(request, limit),
+    defaultClientIp: () => getClientIp(request),
+    toRequest: () => request,
+  };
 }

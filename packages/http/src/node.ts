@@ -1,13 +1,18 @@
 /**
- * The Node adapter: turns node:http's IncomingMessage/ServerResponse into a web Request, runs the
- * fetch handler, and streams the Response back (with backpressure, and cancelling the body when
- * the client goes away so server-sent event streams end). Works as a node:http request
- * listener, as express middleware, and inside fastify (see the README).
+ * The Node adapter. For a handler made by createGamifyHandler it serves node:http's
+ * IncomingMessage/ServerResponse straight through the handler's core (./exchange.ts): no web
+ * Request, body stream, AbortSignal or Response for an ordinary JSON request, and the answer goes
+ * out as one write. Any other fetch handler gets a web Request and its Response is streamed back.
+ * Either way streams honour backpressure and are cancelled when the client goes away (so
+ * server-sent event streams end). Works as a node:http request listener, as express middleware,
+ * and inside fastify (see the README).
  */
 // Type-only node imports: the package entry must load on edge runtimes, which lack node:http.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import { concatChunks, declaredTooLarge, tooLarge, unreadableBody } from "./body.js";
 import { setClientIp } from "./client-ip.js";
+import { coreOf, isStream, type Answer, type HeaderReader, type Incoming, type ServeIncoming } from "./exchange.js";
 import { fixedTextOf } from "./fixed-body.js";
 import type { GamifyHandler } from "./handler.js";
 import { problem, statusText } from "./problem.js";
@@ -47,7 +52,8 @@ export function toNodeHandler(handler: FetchHandler, options: NodeHandlerOptions
       next();
       return;
     }
-    serve(handler, req, res, rawUrl, options).catch((error: unknown) => {
+    const core = coreOf(handler);
+    (core ? serveFast(core, req, res, rawUrl, options) : serve(handler, req, res, rawUrl, options)).catch((error: unknown) => {
       // The handler answers its own errors; this is the adapter failing (e.g. an unusable method).
       if (!(error instanceof RequestBuildError)) (options.onError ?? reportError)(error);
       if (res.headersSent) {
@@ -65,6 +71,222 @@ class RequestBuildError extends Error {}
 
 function reportError(error: unknown): void {
   console.error("@gamifykit/http: the Node adapter could not serve a request", error);
+}
+
+/** Serves a createGamifyHandler handler from node:http objects directly (see the module comment). */
+async function serveFast(core: ServeIncoming, req: IncomingMessage, res: ServerResponse, rawUrl: string, options: NodeHandlerOptions): Promise<void> {
+  let incoming: NodeIncoming;
+  try {
+    incoming = new NodeIncoming(req, res, rawUrl, options);
+  } catch (error) {
+    throw new RequestBuildError(`The request cannot be served: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const answer = await core(incoming);
+  const leftUnread = incoming.bodyLeftUnread();
+  if (leftUnread) res.once("finish", () => discardBody(req));
+  await writeAnswer(answer, req, res, leftUnread, options.onError ?? reportError);
+}
+
+/** Writes an answer: text and bytes with the headers in one write, streams chunk by chunk with backpressure. */
+async function writeAnswer(answer: Answer, req: IncomingMessage, res: ServerResponse, bodyLeftUnread: boolean, onError: (error: unknown) => void): Promise<void> {
+  const headers = answer.headers.record;
+  // Unread upload bytes would stall the next request on a kept-alive connection: close it after
+  // answering instead of reading (possibly endless) data nobody wants.
+  if (bodyLeftUnread) headers["connection"] = "close";
+  const body = answer.body;
+  if (isStream(body)) {
+    res.writeHead(answer.status, answer.statusText, headers);
+    if (req.method === "HEAD") {
+      await body.cancel().catch(() => undefined);
+      res.end();
+      return;
+    }
+    await pipeStream(body, headers["content-type"], res, onError);
+    return;
+  }
+  res.writeHead(answer.status, answer.statusText, headers);
+  if (body === null || req.method === "HEAD") res.end();
+  else if (typeof body === "string") res.end(body, "utf8");
+  else res.end(body);
+}
+
+const EMPTY_QUERY = new URLSearchParams();
+// A path made only of these, with no dot segment, is what `new URL` would leave it as.
+const PLAIN_PATH = /^\/[\w\-.~!$&'()*+,;=:@%/]*$/;
+const DOT_SEGMENT = /\/(?:\.|%2e)/i;
+
+/** A node:http request as the core's request: everything is read from `req` on first use. */
+class NodeIncoming implements Incoming {
+  readonly method: string;
+  readonly pathname: string;
+  readonly headers: HeaderReader;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #rawUrl: string;
+  readonly #options: NodeHandlerOptions;
+  readonly #query: string;
+  #searchParams: URLSearchParams | undefined;
+  #url: string | undefined;
+  #request: Request | undefined;
+  #bodyRead = false;
+
+  constructor(req: IncomingMessage, res: ServerResponse, rawUrl: string, options: NodeHandlerOptions) {
+    this.#req = req;
+    this.#res = res;
+    this.#rawUrl = rawUrl;
+    this.#options = options;
+    this.method = req.method ?? "GET";
+    const end = rawUrl.search(/[?#]/);
+    const path = end === -1 ? rawUrl : rawUrl.slice(0, end);
+    const query = end === -1 || rawUrl[end] === "#" ? "" : rawUrl.slice(end + 1).split("#", 1)[0] ?? "";
+    if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path)) {
+      this.pathname = path;
+      this.#query = query;
+    } else {
+      // Anything unusual (dot segments, spaces, non-ASCII, no leading slash) is normalised exactly as a web Request would be.
+      const url = new URL(this.url);
+      this.pathname = url.pathname;
+      this.#query = url.search.slice(1);
+    }
+    this.headers = new NodeHeaders(req.headers);
+  }
+
+  get url(): string {
+    return (this.#url ??= requestUrl(this.#req, this.#rawUrl, this.#options));
+  }
+
+  get searchParams(): URLSearchParams {
+    return (this.#searchParams ??= this.#query === "" ? EMPTY_QUERY : new URLSearchParams(this.#query));
+  }
+
+  hasBody(): boolean {
+    const req = this.#req;
+    if (this.method === "GET" || this.method === "HEAD") return false;
+    if (parsedBody(req) !== undefined) return true;
+    if (req.readableEnded) return false;
+    const length = req.headers["content-length"];
+    return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length.trim() !== "0");
+  }
+
+  readBody(limit: number): Promise<Uint8Array> {
+    this.#bodyRead = true;
+    const req = this.#req;
+    // A body parser (express.json(), express.raw()) that ran first has consumed the stream; use its result.
+    const parsed = parsedBody(req);
+    if (parsed !== undefined) {
+      const bytes = parsed instanceof Uint8Array ? parsed : new TextEncoder().encode(typeof parsed === "string" ? parsed : JSON.stringify(parsed));
+      return bytes.byteLength > limit ? Promise.reject(tooLarge(limit)) : Promise.resolve(bytes);
+    }
+    if (declaredTooLarge(req.headers["content-length"], limit)) return Promise.reject(tooLarge(limit));
+    return readNodeBody(req, limit);
+  }
+
+  /** True when the request had a body that is still (partly) on the connection. */
+  bodyLeftUnread(): boolean {
+    if (this.#req.readableEnded) return false;
+    return this.#bodyRead || this.hasBody();
+  }
+
+  defaultClientIp(): string | undefined {
+    return clientAddress(this.#req, this.#options.trustProxy ?? false);
+  }
+
+  toRequest(): Request {
+    if (this.#request) return this.#request;
+    // The core reads the body itself; this Request carries the head and an abort signal for when the client leaves.
+    const abort = new AbortController();
+    const res = this.#res;
+    res.once("close", () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const request = new Request(this.url, { method: this.method, headers: requestHeaders(this.#req), signal: abort.signal });
+    const ip = this.defaultClientIp();
+    if (ip !== undefined) setClientIp(request, ip);
+    return (this.#request = request);
+  }
+}
+
+/** node:http's (already lowercased) header object behind the HeaderReader interface. */
+class NodeHeaders implements HeaderReader {
+  readonly #headers: IncomingMessage["headers"];
+
+  constructor(headers: IncomingMessage["headers"]) {
+    this.#headers = headers;
+  }
+
+  get(name: string): string | null {
+    const value = this.#headers[name.toLowerCase()];
+    if (value === undefined) return null;
+    // Only set-cookie arrives as a list; fetch's Headers joins repeated values the same way.
+    return typeof value === "string" ? value : value.join(", ");
+  }
+
+  has(name: string): boolean {
+    return this.#headers[name.toLowerCase()] !== undefined;
+  }
+
+  forEach(callback: (value: string, name: string) => void): void {
+    for (const name of Object.keys(this.#headers)) {
+      if (name.startsWith(":")) continue;
+      const value = this.get(name);
+      if (value !== null) callback(value, name);
+    }
+  }
+}
+
+/** What a body parser that ran before this adapter left on `req.body`, when it consumed the stream. */
+function parsedBody(req: IncomingMessage): unknown {
+  const parsed = (req as IncomingMessage & { body?: unknown }).body;
+  return parsed !== undefined && (req.readableEnded || !req.readable) ? parsed : undefined;
+}
+
+/** Reads the body from the socket, stopping (without consuming the rest) once it passes `limit`. */
+function readNodeBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const cleanup = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onBroken);
+      req.off("close", onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total > limit) {
+        // Stop reading but keep the socket: the 413 still has to go out on it.
+        cleanup();
+        req.pause();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(concatChunks(chunks, total));
+    };
+    const onBroken = () => {
+      cleanup();
+      reject(unreadableBody());
+    };
+    const onClose = () => {
+      if (!req.readableEnded) onBroken();
+    };
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onBroken);
+    req.once("close", onClose);
+  });
+}
+
+/** After the response: throws away what is still arriving (so the client can read the answer), then cuts a client that keeps sending. */
+function discardBody(req: IncomingMessage): void {
+  if (req.readableEnded) return;
+  const cut = setTimeout(() => req.socket.destroy(), DISCARD_GRACE_MS);
+  cut.unref();
+  req.socket.once("close", () => clearTimeout(cut));
+  req.resume();
 }
 
 async function serve(handler: FetchHandler, req: IncomingMessage, res: ServerResponse, rawUrl: string, options: NodeHandlerOptions): Promise<void> {
@@ -234,8 +456,14 @@ async function sendResponse(response: Response, req: IncomingMessage, res: Serve
     res.end(text, "utf8");
     return;
   }
-  if (response.headers.get("content-type")?.startsWith("text/event-stream")) res.flushHeaders();
-  const reader = response.body.getReader();
+  await pipeStream(response.body, response.headers.get("content-type") ?? undefined, res, onError);
+}
+
+/** Streams a body to the client, honouring backpressure and cancelling the stream when the client leaves. */
+async function pipeStream(body: ReadableStream<Uint8Array>, contentType: string | undefined, res: ServerResponse, onError: (error: unknown) => void): Promise<void> {
+  // An event stream's headers go out now: its first event may be long in coming.
+  if (contentType?.startsWith("text/event-stream")) res.flushHeaders();
+  const reader = body.getReader();
   const stop = () => void reader.cancel().catch(() => undefined);
   res.once("close", stop);
   try {

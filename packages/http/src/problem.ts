@@ -5,8 +5,8 @@
  */
 import { isGamifyError, type GamifyErrorCode } from "@gamifykit/core";
 import type { Logger } from "pino";
-import { rateLimitedHeaders, WWW_AUTHENTICATE } from "./middleware/index.js";
-import { fixedTextResponse } from "./fixed-body.js";
+import { AnswerHeaders, textAnswer, type Answer } from "./exchange.js";
+import { rateLimitedRecord, WWW_AUTHENTICATE } from "./middleware/index.js";
 import type { ProblemBody } from "./schemas.js";
 
 /** HTTP status for each engine error code. OUT_OF_RANGE is 422: the request is well-formed, but applying it would leave the safe-integer range. */
@@ -79,17 +79,12 @@ export function problemType(code: GamifyErrorCode): string {
   return `https://gamifykit.dev/problems/${code.toLowerCase().replaceAll("_", "-")}`;
 }
 
-/** A response with its UTF-8 byte length set, so compression can skip small bodies. */
-export function withContentLength(text: string, status: number, headers: Headers): Response {
-  return fixedTextResponse(text, status, headers);
-}
-
-/** A problem+json response. */
-export function problemResponse(body: ProblemBody, headers?: Readonly<Record<string, string>>): Response {
-  const h = new Headers(headers);
+/** A problem+json answer. */
+export function problemAnswer(body: ProblemBody, headers?: Readonly<Record<string, string>>): Answer {
+  const h = new AnswerHeaders(headers);
   h.set("content-type", "application/problem+json");
   h.set("cache-control", "no-store");
-  return withContentLength(JSON.stringify(body), body.status, h);
+  return textAnswer(JSON.stringify(body), body.status, h);
 }
 
 /** Builds a problem body for a status and code. */
@@ -109,22 +104,22 @@ export function problem(status: number, code: GamifyErrorCode, detail: string, e
  * Turns anything thrown while serving a request into a problem response. 5xx errors are
  * logged with their stack and cause; their body carries only a generic sentence and the request id.
  */
-export function errorToResponse(error: unknown, context: { requestId?: string; log?: Logger }): Response {
+export function errorToAnswer(error: unknown, context: { requestId?: string; log?: Logger }): Answer {
   const instance = context.requestId === undefined ? {} : { instance: context.requestId };
   if (error instanceof RequestError) {
-    return problemResponse(problem(error.status, error.code, error.message, { ...instance, ...(error.errors ? { errors: error.errors } : {}) }), error.headers);
+    return problemAnswer(problem(error.status, error.code, error.message, { ...instance, ...(error.errors ? { errors: error.errors } : {}) }), error.headers);
   }
   if (isGamifyError(error)) {
     const status = STATUS_BY_CODE[error.code] ?? 500;
     if (status >= 500) {
       context.log?.error({ err: error, code: error.code }, "request failed");
       const code = error.code === "INTERNAL" ? "INTERNAL" : error.code;
-      return problemResponse(problem(status, code, SERVER_DETAIL[status] ?? SERVER_DETAIL[500]!, instance), status === 503 ? { "retry-after": "5" } : undefined);
+      return problemAnswer(problem(status, code, SERVER_DETAIL[status] ?? SERVER_DETAIL[500]!, instance), status === 503 ? { "retry-after": "5" } : undefined);
     }
-    return problemResponse(problem(status, error.code, error.message, instance), headersFor(error.code, error.details));
+    return problemAnswer(problem(status, error.code, error.message, instance), headersFor(error.code, error.details));
   }
   context.log?.error({ err: error }, "unexpected error while serving a request");
-  return problemResponse(problem(500, "INTERNAL", SERVER_DETAIL[500]!, instance));
+  return problemAnswer(problem(500, "INTERNAL", SERVER_DETAIL[500]!, instance));
 }
 
 /** Extra headers some codes carry: WWW-Authenticate for 401, Retry-After and RateLimit-* for 429. */
@@ -132,6 +127,6 @@ function headersFor(code: GamifyErrorCode, details: Readonly<Record<string, unkn
   if (code === "UNAUTHENTICATED") {
     return { "www-authenticate": typeof details["wwwAuthenticate"] === "string" ? details["wwwAuthenticate"] : WWW_AUTHENTICATE };
   }
-  if (code === "RATE_LIMITED") return Object.fromEntries(rateLimitedHeaders(details));
+  if (code === "RATE_LIMITED") return rateLimitedRecord(details);
   return undefined;
 }

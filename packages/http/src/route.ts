@@ -6,7 +6,8 @@
 import type { Gamify } from "@gamifykit/core";
 import { z } from "zod";
 import type { Access, Principal, RequestScope } from "./middleware/index.js";
-import { RequestError, withContentLength, type FieldError } from "./problem.js";
+import { AnswerHeaders, textAnswer, type Answer, type HeaderReader, type Incoming } from "./exchange.js";
+import { RequestError, type FieldError } from "./problem.js";
 import type { RealtimeHub } from "./realtime-types.js";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -14,7 +15,8 @@ export type Method = "GET" | "POST" | "PUT" | "DELETE";
 /** What a route's `serve` receives. */
 export interface RouteContext<P, Q, H, B> {
   readonly gk: Gamify;
-  readonly request: Request;
+  /** The request; `request.toRequest()` gives a web Request where one is needed (e.g. SSE). */
+  readonly request: Incoming;
   readonly params: P;
   readonly query: Q;
   readonly headers: H;
@@ -69,7 +71,7 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, H extends z
   readonly responses: Readonly<Record<number, ResponseSpec>>;
   /** Error statuses this route can answer besides the ones every route can (documented as problems). */
   readonly errors?: readonly number[];
-  serve(context: RouteContext<z.output<P>, z.output<Q>, z.output<H>, R extends true ? z.output<B> : z.output<B> | undefined>): Promise<Response> | Response;
+  serve(context: RouteContext<z.output<P>, z.output<Q>, z.output<H>, R extends true ? z.output<B> : z.output<B> | undefined>): Promise<Answer | Response> | Answer | Response;
 }
 
 /** What the router and the OpenAPI generator use: a declaration with its types erased. */
@@ -80,13 +82,13 @@ export interface Route {
   /** Validates the raw inputs (collecting every failure into one 400) and serves. */
   run(input: {
     gk: Gamify;
-    request: Request;
+    request: Incoming;
     raw: RawInput;
     body: unknown;
     principal: Principal;
     scope: RequestScope;
     services: RouteServices;
-  }): Promise<Response>;
+  }): Promise<Answer | Response>;
 }
 
 const EMPTY = z.object({});
@@ -146,7 +148,7 @@ export function queryObject(query: URLSearchParams, errors: FieldError[]): Recor
 }
 
 /** The headers a route declares, read case-insensitively into the declared names. */
-function headerObject(schema: z.ZodType | undefined, headers: Headers): Record<string, string> {
+function headerObject(schema: z.ZodType | undefined, headers: HeaderReader): Record<string, string> {
   const out: Record<string, string> = {};
   if (!(schema instanceof z.ZodObject)) return out;
   for (const name of Object.keys(schema.shape)) {
@@ -156,10 +158,10 @@ function headerObject(schema: z.ZodType | undefined, headers: Headers): Record<s
   return out;
 }
 
-/** A JSON response. */
-export function json(data: unknown, status = 200, headers?: Readonly<Record<string, string>>): Response {
-  const h = new Headers(headers);
+/** A JSON answer (not cached unless `headers` say otherwise). */
+export function json(data: unknown, status = 200, headers?: Readonly<Record<string, string>>): Answer {
+  const h = new AnswerHeaders(headers);
   h.set("content-type", "application/json");
   if (!h.has("cache-control")) h.set("cache-control", "no-store");
-  return withContentLength(JSON.stringify(data), status, h);
+  return textAnswer(JSON.stringify(data), status, h);
 }

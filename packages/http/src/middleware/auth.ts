@@ -1,5 +1,6 @@
 import { GamifyError } from "@gamifykit/core";
 import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import type { RequestHead } from "../exchange.js";
 import type { Access, ApiKeyConfig, AuthOptions, JwtConfig, Principal, Role } from "./types.js";
 
 /** The challenge sent with every 401, so clients know to present a bearer credential. */
@@ -34,7 +35,7 @@ export async function hashApiKeyAsync(raw: string): Promise<string> {
 export interface Authenticator {
   /** True when any credential type is configured; then non-public routes need credentials. */
   readonly enabled: boolean;
-  authenticate(request: Request, access: Access): Promise<Principal>;
+  authenticate(request: RequestHead, access: Access): Promise<Principal>;
   authorize(principal: Principal, access: Access): void;
 }
 
@@ -103,7 +104,7 @@ function allows(principal: Exclude<Principal, { kind: "anonymous" }>, access: Ex
 
 type Credential = { readonly kind: "bearer" | "api-key"; readonly value: string };
 
-function readCredential(request: Request): Credential | undefined {
+function readCredential(request: RequestHead): Credential | undefined {
   const authorization = request.headers.get("authorization");
   if (authorization !== null) {
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);

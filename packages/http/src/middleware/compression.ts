@@ -1,13 +1,14 @@
 import { GamifyError } from "@gamifykit/core";
+import type { AnswerBody, HeaderMap, RequestHead } from "../exchange.js";
 
 /** The codings CompressionStream produces that HTTP also names ("deflate" is zlib-wrapped in both). */
 export type Coding = "gzip" | "deflate";
 
 /**
- * Compresses a response body for a request. `headers` is the outgoing (mutable) copy of the
- * response's headers; it gains Content-Encoding and Vary as needed. Returns the body to send.
+ * Compresses a response body for a request. `headers` are the outgoing (mutable) headers; they
+ * gain Content-Encoding and Vary as needed. Returns the body to send (a stream when compressed).
  */
-export type Compress = (request: Request, response: Response, headers: Headers) => ReadableStream<Uint8Array> | null;
+export type Compress = (request: RequestHead, status: number, headers: HeaderMap, body: AnswerBody) => AnswerBody;
 
 /** Below this many bytes compression costs more than it saves. */
 export const DEFAULT_THRESHOLD_BYTES = 1024;
@@ -21,28 +22,28 @@ const COMPRESSIBLE = /^(text\/(?!event-stream)|application\/(json|problem\+json|
  * the threshold. A body without Content-Length has unknown size and is compressed when its type is.
  */
 export function createCompression(option: boolean | { readonly thresholdBytes?: number } | undefined): Compress {
-  if (option === false) return (_request, response) => response.body;
+  if (option === false) return (_request, _status, _headers, body) => body;
   const threshold = (typeof option === "object" ? option.thresholdBytes : undefined) ?? DEFAULT_THRESHOLD_BYTES;
   if (!Number.isSafeInteger(threshold) || threshold < 0) throw new GamifyError("INVALID_ARGUMENT", "compression.thresholdBytes must be a non-negative integer.");
 
-  return (request, response, headers) => {
-    if (!worthCompressing(request, response, threshold)) return response.body;
+  return (request, status, headers, body) => {
+    if (!worthCompressing(request, status, headers, body, threshold)) return body;
     headers.append("Vary", "Accept-Encoding");
     const coding = negotiate(request.headers.get("accept-encoding"));
-    if (!coding || !response.body) return response.body;
+    if (!coding || body === null) return body;
     headers.set("Content-Encoding", coding);
     headers.delete("Content-Length");
     // The bytes differ now, so a strong validator would lie; a weak one still identifies the representation.
     const etag = headers.get("ETag");
     if (etag && !etag.startsWith("W/")) headers.set("ETag", `W/${etag}`);
-    return response.body.pipeThrough(new CompressionStream(coding));
+    const stream = typeof body === "string" || body instanceof Uint8Array ? new Blob([body]).stream() : body;
+    return stream.pipeThrough(new CompressionStream(coding));
   };
 }
 
-function worthCompressing(request: Request, response: Response, threshold: number): boolean {
-  if (request.method === "HEAD" || response.body === null) return false;
-  if (response.status < 200 || response.status === 204 || response.status === 206 || response.status === 304) return false;
-  const headers = response.headers;
+function worthCompressing(request: RequestHead, status: number, headers: HeaderMap, body: AnswerBody, threshold: number): boolean {
+  if (request.method === "HEAD" || body === null) return false;
+  if (status < 200 || status === 204 || status === 206 || status === 304) return false;
   if (headers.has("Content-Encoding")) return false;
   if (/\bno-transform\b/i.test(headers.get("Cache-Control") ?? "")) return false;
   if (!COMPRESSIBLE.test(headers.get("Content-Type") ?? "")) return false;

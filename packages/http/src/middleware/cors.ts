@@ -1,4 +1,5 @@
 import { GamifyError } from "@gamifykit/core";
+import { AnswerHeaders, type Answer, type HeaderMap, type RequestHead } from "../exchange.js";
 import type { CorsOptions } from "./types.js";
 
 /** Methods the API uses. */
@@ -12,9 +13,9 @@ export const CORS_EXPOSED_HEADERS =
 /** CORS for one origin policy. */
 export interface Cors {
   /** The answer to a preflight, or null when the request is not one. */
-  preflight(request: Request): Response | null;
+  preflight(request: RequestHead): Answer | null;
   /** Adds the CORS headers to an actual response, in place. */
-  apply(request: Request, headers: Headers): void;
+  apply(request: RequestHead, headers: HeaderMap): void;
 }
 
 /** Builds CORS handling. Disabled CORS answers no preflight and adds no headers. */
@@ -37,7 +38,7 @@ export function createCors(options: CorsOptions | false | undefined): Cors {
   return {
     preflight(request) {
       if (request.method !== "OPTIONS" || !request.headers.has("access-control-request-method")) return null;
-      const headers = new Headers({ "Content-Length": "0" });
+      const headers = new AnswerHeaders({ "Content-Length": "0" });
       const origin = allowOrigin(request.headers.get("origin"));
       // A disallowed origin still gets a 204, only without the allow headers: the browser then blocks it.
       if (origin !== undefined) {
@@ -49,7 +50,7 @@ export function createCors(options: CorsOptions | false | undefined): Cors {
       }
       if (!any || credentials) headers.append("Vary", "Origin");
       headers.append("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers");
-      return new Response(null, { status: 204, headers });
+      return { status: 204, headers, body: null };
     },
     apply(request, headers) {
       const origin = allowOrigin(request.headers.get("origin"));

@@ -7,32 +7,46 @@ import { createMetrics } from "./metrics.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { securityHeaders } from "./security-headers.js";
 import { startRequestSpan } from "./tracing.js";
-import type { Platform, PlatformOptions, Principal } from "./types.js";
+import { answerToResponse, type Answer, type AnswerBody, type HeaderMap, type RequestHead } from "../exchange.js";
+import type { RateHeaders } from "./rate-limit.js";
+import type { Access, Platform, PlatformOptions, Principal, RequestScope, RouteInfo } from "./types.js";
 
 export type * from "./types.js";
 export { constantTimeEqual, hashApiKey, hashApiKeyAsync, WWW_AUTHENTICATE } from "./auth.js";
-export { memoryRateLimitStore, rateLimitedHeaders, redisRateLimitStore } from "./rate-limit.js";
-export type { MemoryRateLimitStore, MemoryRateLimitStoreOptions, RateLimitStore, RedisRateLimitStoreOptions, TierName, WindowCount } from "./rate-limit.js";
+export { memoryRateLimitStore, rateLimitedHeaders, rateLimitedRecord, redisRateLimitStore } from "./rate-limit.js";
+export type { MemoryRateLimitStore, MemoryRateLimitStoreOptions, RateHeaders, RateLimitStore, RedisRateLimitStoreOptions, TierName, WindowCount } from "./rate-limit.js";
 export { HTML_CSP, JSON_CSP } from "./security-headers.js";
 export { CORS_EXPOSED_HEADERS, CORS_METHODS, CORS_REQUEST_HEADERS } from "./cors.js";
 export { REDACTED_PATHS } from "./logging.js";
 
 const ANONYMOUS: Principal = Object.freeze({ kind: "anonymous" });
 
+/** A request in progress, as the handler's core sees it. */
+export interface CoreScope extends RequestScope {
+  /** Runs `fn` inside the request's span (see {@link RequestLifecycle.run}). */
+  run<T>(fn: () => T): T;
+  /** Records the log line, metrics and span end for `status`; returns false when the request already ended. */
+  end(status: number, error?: unknown): boolean;
+}
+
 /**
- * Builds the platform middleware the router runs around every route: request ids, logs, metrics,
- * spans, authentication and roles, rate limits, security headers, CORS and compression. With every
- * option off it still sets request ids and security headers, logs at info, counts metrics, and lets
- * every request through as anonymous.
- *
- * @example
- * const platform = createPlatform({
- *   auth: { apiKeys: [{ id: "backend", hash: hashApiKey(process.env.API_KEY!), role: "admin" }] },
- *   rateLimit: { tiers: { anonymous: { limit: 60, windowMs: 60_000 } } },
- *   cors: { origins: ["https://app.example.com"] },
- * });
+ * The platform middleware over the handler's own request and answer types; both front ends (and
+ * the public {@link Platform}, which wraps it for web Requests and Responses) run this one.
  */
-export function createPlatform(options: PlatformOptions = {}): Platform {
+export interface CorePlatform {
+  preflight(request: RequestHead): Answer | null;
+  begin(request: RequestHead, route: RouteInfo): CoreScope;
+  authenticate(request: RequestHead, access: Access): Promise<Principal>;
+  authorize(principal: Principal, access: Access): void;
+  rateLimit(principal: Principal, clientIp: string | undefined): Promise<RateHeaders>;
+  /** Adds security and CORS headers to `headers` and returns the body to send (compressed when worth it). */
+  decorate(request: RequestHead, status: number, headers: HeaderMap, body: AnswerBody): AnswerBody;
+  metrics(): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Builds the platform middleware over the handler's internal request and answer types. */
+export function createCorePlatform(options: PlatformOptions = {}): CorePlatform {
   const logger = createBaseLogger(options.logger);
   // Only the logger built for `logger: false` is known to stay silent; a host's logger can change level.
   const quiet = options.logger === false;
@@ -43,13 +57,13 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
   const compress = createCompression(options.compression);
   const metrics = createMetrics(options.metrics);
   // Who made a request, recorded by authenticate() so end() can log it without the router passing it back.
-  const principals = new WeakMap<Request, Principal>();
+  const principals = new WeakMap<RequestHead, Principal>();
 
   return {
     preflight(request) {
-      const response = cors.preflight(request);
-      if (response) secure(response.headers);
-      return response;
+      const answer = cors.preflight(request);
+      if (answer) secure(answer.headers);
+      return answer;
     },
 
     begin(request, route) {
@@ -69,14 +83,14 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
         },
         log,
         run: (fn) => context.with(span.context, fn),
-        end(response, error) {
-          if (ended) return response;
+        end(status, error) {
+          if (ended) return false;
           ended = true;
           const seconds = (performance.now() - started) / 1000;
-          const status = response.status;
           const principal = principals.get(request) ?? ANONYMOUS;
           metrics.observe(route.method, route.path, status, seconds);
           span.end(status, error);
+          if (quiet) return true;
           const line = {
             method: route.method,
             route: route.path,
@@ -87,7 +101,7 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
           };
           if (status >= 500) log.error(line, "request failed");
           else log.info(line, "request");
-          return withHeader(response, "X-Request-Id", requestId);
+          return true;
         },
       };
     },
@@ -102,20 +116,14 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
       auth.authorize(principal, access);
     },
 
-    rateLimit(request, principal, clientIp) {
+    rateLimit(principal, clientIp) {
       return limiter.take(principal, clientIp);
     },
 
-    finish(request, response) {
-      // The handler's own responses have mutable headers: decorate them in place and keep the
-      // Response (and its body) as it is unless compression swaps the body. Immutable headers
-      // (Response.redirect, a fetched response) are copied first.
-      const headers = hasMutableHeaders(response) ? response.headers : new Headers(response.headers);
+    decorate(request, status, headers, body) {
       secure(headers);
       cors.apply(request, headers);
-      const body = compress(request, response, headers);
-      if (body === response.body && headers === response.headers) return response;
-      return new Response(body, { status: response.status, statusText: response.statusText, headers });
+      return compress(request, status, headers, body);
     },
 
     metrics() {
@@ -125,6 +133,61 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
     async close() {
       // Nothing is pooled here: a Redis client and a metrics registry passed in belong to the caller.
     },
+  };
+}
+
+/**
+ * Builds the platform middleware the router runs around every route: request ids, logs, metrics,
+ * spans, authentication and roles, rate limits, security headers, CORS and compression. With every
+ * option off it still sets request ids and security headers, logs at info, counts metrics, and lets
+ * every request through as anonymous.
+ *
+ * @example
+ * const platform = createPlatform({
+ *   auth: { apiKeys: [{ id: "backend", hash: hashApiKey(process.env.API_KEY!), role: "admin" }] },
+ *   rateLimit: { tiers: { anonymous: { limit: 60, windowMs: 60_000 } } },
+ *   cors: { origins: ["https://app.example.com"] },
+ * });
+ */
+export function createPlatform(options: PlatformOptions = {}): Platform {
+  const core = createCorePlatform(options);
+  return {
+    preflight(request) {
+      const answer = core.preflight(request);
+      return answer && answerToResponse(answer);
+    },
+
+    begin(request, route) {
+      const scope = core.begin(request, route);
+      return {
+        requestId: scope.requestId,
+        get principal() {
+          return scope.principal;
+        },
+        log: scope.log,
+        run: (fn) => scope.run(fn),
+        end(response, error) {
+          if (!scope.end(response.status, error)) return response;
+          return withHeader(response, "X-Request-Id", scope.requestId);
+        },
+      };
+    },
+
+    authenticate: (request, access) => core.authenticate(request, access),
+    authorize: (principal, access) => core.authorize(principal, access),
+    rateLimit: async (_request, principal, clientIp) => new Headers(await core.rateLimit(principal, clientIp)),
+
+    finish(request, response) {
+      // Mutable headers (the handler's own responses) are decorated in place and the Response kept
+      // unless compression swaps the body. Immutable ones (Response.redirect, a fetched response) are copied first.
+      const headers = hasMutableHeaders(response) ? response.headers : new Headers(response.headers);
+      const body = core.decorate(request, response.status, headers, response.body);
+      if (body === response.body && headers === response.headers) return response;
+      return new Response(body, { status: response.status, statusText: response.statusText, headers });
+    },
+
+    metrics: () => core.metrics(),
+    close: () => core.close(),
   };
 }
 

@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import type { HeaderReader, RequestHead } from "../exchange.js";
 import type { Principal } from "./types.js";
 
 /** Header values that are credentials or session state: never written to a log, at any level. */
@@ -28,7 +29,7 @@ const REQUEST_ID = /^[\w.:@+=/-]{1,128}$/;
  * id follows the request through; otherwise a fresh UUID. Anything else is dropped, since it lands
  * in logs and response headers.
  */
-export function requestIdOf(request: Request): string {
+export function requestIdOf(request: RequestHead): string {
   const incoming = request.headers.get("x-request-id");
   return incoming !== null && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
 }
@@ -41,8 +42,8 @@ export function principalId(principal: Principal): string {
 }
 
 /** Headers as a plain object for debug logs; redaction applies to it under `req.headers`. */
-export function headersObject(headers: Headers): Record<string, string> {
+export function headersObject(headers: HeaderReader): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of headers) out[name] = value;
+  headers.forEach((value, name) => (out[name] = value));
   return out;
 }

@@ -111,12 +111,17 @@ export function redisRateLimitStore(options: RedisRateLimitStoreOptions): RateLi
 
 /** Checks one request against its tier and returns the RateLimit-* headers, or throws RATE_LIMITED. */
 export interface RateLimiter {
-  take(principal: Principal, clientIp: string | undefined): Promise<Headers>;
+  take(principal: Principal, clientIp: string | undefined): Promise<RateHeaders>;
 }
+
+/** The RateLimit-* headers of a counted request (lowercase names); empty when no tier applies. */
+export type RateHeaders = Readonly<Record<string, string>>;
+
+const NO_RATE_HEADERS: RateHeaders = Object.freeze({});
 
 /** Builds the limiter the platform calls per request. With no options it allows everything. */
 export function createRateLimiter(options: RateLimitOptions | false | undefined, log: Logger): RateLimiter {
-  if (!options) return { take: async () => new Headers() };
+  if (!options) return { take: async () => NO_RATE_HEADERS };
   const tiers = checkTiers(options.tiers);
   const store: RateLimitStore =
     options.store === undefined || options.store === "memory"
@@ -127,7 +132,7 @@ export function createRateLimiter(options: RateLimitOptions | false | undefined,
     async take(principal, clientIp) {
       const tierName = tierOf(principal);
       const tier = tiers[tierName];
-      if (!tier) return new Headers();
+      if (!tier) return NO_RATE_HEADERS;
       let counted: WindowCount;
       try {
         counted = await store.hit(`${tierName}:${identityOf(principal, clientIp)}`, tier.windowMs);
@@ -135,7 +140,7 @@ export function createRateLimiter(options: RateLimitOptions | false | undefined,
         if (error instanceof GamifyError) throw error;
         if (options.failOpen) {
           log.warn({ err: error }, "rate-limit store failed; allowing the request (failOpen)");
-          return new Headers();
+          return NO_RATE_HEADERS;
         }
         throw new GamifyError("STORAGE_UNAVAILABLE", "The rate-limit store is unreachable; try again shortly.", { cause: error });
       }
@@ -147,25 +152,30 @@ export function createRateLimiter(options: RateLimitOptions | false | undefined,
           details: { retryAfterSeconds: resetSeconds, limit: tier.limit, remaining: 0, resetSeconds, policy },
         });
       }
-      return new Headers({
-        "RateLimit-Limit": String(tier.limit),
-        "RateLimit-Remaining": String(remaining),
-        "RateLimit-Reset": String(resetSeconds),
-        "RateLimit-Policy": policy,
-      });
+      return {
+        "ratelimit-limit": String(tier.limit),
+        "ratelimit-remaining": String(remaining),
+        "ratelimit-reset": String(resetSeconds),
+        "ratelimit-policy": policy,
+      };
     },
   };
 }
 
 /** Headers for a 429 built from a RATE_LIMITED error's details: Retry-After and RateLimit-*. */
 export function rateLimitedHeaders(details: Readonly<Record<string, unknown>>): Headers {
-  const headers = new Headers();
+  return new Headers(rateLimitedRecord(details));
+}
+
+/** {@link rateLimitedHeaders} as a plain object with lowercase names. */
+export function rateLimitedRecord(details: Readonly<Record<string, unknown>>): Record<string, string> {
+  const headers: Record<string, string> = {};
   const { retryAfterSeconds, limit, resetSeconds, policy } = details;
-  if (typeof retryAfterSeconds === "number") headers.set("Retry-After", String(retryAfterSeconds));
-  if (typeof limit === "number") headers.set("RateLimit-Limit", String(limit));
-  headers.set("RateLimit-Remaining", "0");
-  if (typeof resetSeconds === "number") headers.set("RateLimit-Reset", String(resetSeconds));
-  if (typeof policy === "string") headers.set("RateLimit-Policy", policy);
+  if (typeof retryAfterSeconds === "number") headers["retry-after"] = String(retryAfterSeconds);
+  if (typeof limit === "number") headers["ratelimit-limit"] = String(limit);
+  headers["ratelimit-remaining"] = "0";
+  if (typeof resetSeconds === "number") headers["ratelimit-reset"] = String(resetSeconds);
+  if (typeof policy === "string") headers["ratelimit-policy"] = policy;
   return headers;
 }
 

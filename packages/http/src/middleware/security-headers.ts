@@ -1,4 +1,5 @@
 import { GamifyError } from "@gamifykit/core";
+import type { HeaderMap } from "../exchange.js";
 import type { SecurityHeadersOptions } from "./types.js";
 
 /** JSON needs nothing from the browser: no scripts, no frames, no embedding. */
@@ -24,7 +25,7 @@ export const HTML_CSP = [
 ].join("; ");
 
 /** Sets the security headers on a response's headers, in place. */
-export type SecurityHeaders = (headers: Headers) => void;
+export type SecurityHeaders = (headers: HeaderMap) => void;
 
 /** Builds the header setter once, so per-request work is a handful of `set` calls. */
 export function securityHeaders(options: SecurityHeadersOptions | false | undefined): SecurityHeaders {

@@ -1,3 +1,4 @@
+import type { HeaderReader, RequestHead } from "../exchange.js";
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type TextMapGetter } from "@opentelemetry/api";
 
 /** The span of one request; `end` closes it with the final status. */
@@ -10,8 +11,12 @@ export interface RequestSpan {
 const TRACER_NAME = "@gamifykit/http";
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
 
-const headerGetter: TextMapGetter<Headers> = {
-  keys: (headers) => [...headers.keys()],
+const headerGetter: TextMapGetter<HeaderReader> = {
+  keys: (headers) => {
+    const names: string[] = [];
+    headers.forEach((_value, name) => names.push(name));
+    return names;
+  },
   get: (headers, key) => headers.get(key) ?? undefined,
 };
 
@@ -20,9 +25,10 @@ const headerGetter: TextMapGetter<Headers> = {
  * `traceparent` header when the host registered a propagator. Without a registered tracer
  * provider the API hands back a non-recording span and no attribute is computed.
  */
-export function startRequestSpan(request: Request, routeTemplate: string): RequestSpan {
+export function startRequestSpan(request: RequestHead, routeTemplate: string): RequestSpan {
   const method = KNOWN_METHODS.has(request.method) ? request.method : "_OTHER";
   const parent = propagation.extract(context.active(), request.headers, headerGetter);
+  // getTracer per request: a provider the host registers later must still take effect.
   const span = trace.getTracer(TRACER_NAME).startSpan(`${method} ${routeTemplate}`, { kind: SpanKind.SERVER }, parent);
   const active = trace.setSpan(parent, span);
   if (!span.isRecording()) return { context: active, end: () => span.end() };

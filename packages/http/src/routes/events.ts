@@ -78,7 +78,7 @@ export const eventStream = defineRoute({
   errors: [404],
   async serve({ request, query, principal, services }) {
     if (!services.realtime) throw realtimeOff();
-    return services.realtime.handleSse(request, toFilter(query), principal);
+    return services.realtime.handleSse(request.toRequest(), toFilter(query), principal);
   },
 });
 
