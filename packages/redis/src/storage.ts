@@ -121,8 +121,8 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
       const args = [userId, now, now + ttl, ttl, requests.length, levelKeys.length, boardIndex.size, ...boardIndex.keys(), ...perRequest];
       const keys = [k.state, k.idem, k.idemExpiry, k.events, users, seq, boardSeq, userBoardsKey(prefix, userId), ...levelKeys, ...boardKeyList];
       for (let attempt = 0; ; attempt++) {
-        const reply = (await connection.eval(applyAwardsScript, keys, args)) as string[];
-        if (reply[0] === "OK") return reply.slice(1).map(parseOutcome);
+        const reply = (await connection.eval(applyAwardsScript, keys, args)) as (string | number)[];
+        if (reply[0] === "OK") return parseOutcomes(reply, requests);
         if (reply[0] === "OUT_OF_RANGE") {
           const [, metric, total, delta] = reply;
           throw new GamifyError(
@@ -270,10 +270,40 @@ function checkLeaderboards(store: LeaderboardStore | undefined, connection: Conn
   return store;
 }
 
-/** Parses `replayed|delta|previousTotal|total|previousLevel|level|eventJSON`. */
-function parseOutcome(line: string): AwardOutcome {
+/**
+ * Reads the script's reply: per request either `0, delta, previousTotal, total, previousLevel,
+ * level` (an applied award: its event is the request's, with the applied delta and new total, as
+ * the script logged it) or `1, "delta|previousTotal|total|previousLevel|level|eventJSON"` (a replay).
+ */
+function parseOutcomes(reply: readonly (string | number)[], requests: readonly AwardRequest[]): AwardOutcome[] {
+  const outcomes: AwardOutcome[] = [];
+  let at = 1;
+  for (const request of requests) {
+    if (reply[at] === 1) {
+      outcomes.push(parseStored(reply[at + 1] as string));
+      at += 2;
+      continue;
+    }
+    const delta = reply[at + 1] as number;
+    const total = reply[at + 3] as number;
+    outcomes.push({
+      replayed: false,
+      delta,
+      previousTotal: reply[at + 2] as number,
+      total,
+      previousLevel: reply[at + 4] as number,
+      level: reply[at + 5] as number,
+      event: { ...request.event, delta: Math.abs(delta), total },
+    });
+    at += 6;
+  }
+  return outcomes;
+}
+
+/** Parses a stored outcome, `delta|previousTotal|total|previousLevel|level|eventJSON`, as a replay. */
+function parseStored(line: string): AwardOutcome {
   const numbers: number[] = [];
-  let at = 2;
+  let at = 0;
   for (let i = 0; i < 5; i++) {
     const end = line.indexOf("|", at);
     // `+ 0` turns the "-0" Lua may print into 0.
@@ -281,7 +311,7 @@ function parseOutcome(line: string): AwardOutcome {
     at = end + 1;
   }
   const [delta, previousTotal, total, previousLevel, level] = numbers as [number, number, number, number, number];
-  return { replayed: line[0] === "1", delta, previousTotal, total, previousLevel, level, event: JSON.parse(line.slice(at)) as AwardOutcome["event"] };
+  return { replayed: true, delta, previousTotal, total, previousLevel, level, event: JSON.parse(line.slice(at)) as AwardOutcome["event"] };
 }
 
 function fieldOf(fields: string[], name: string): string {

@@ -1,8 +1,8 @@
 import { defineScript } from "../connection.js";
-import { BOARD_WRITES_LUA, NUMBERS_LUA } from "./lua.js";
+import { BOARD_EDITS_LUA, BOARD_WRITES_LUA, NUMBERS_LUA } from "./lua.js";
 
 /** The leaderboard scripts' Lua: score writes shared with the award script, plus rank reads. */
-const COMMON = `${NUMBERS_LUA}${BOARD_WRITES_LUA}
+const COMMON = `${NUMBERS_LUA}${BOARD_WRITES_LUA}${BOARD_EDITS_LUA}
 local function above(k, score, mode)
   if mode == 'standard' then return redis.call('ZCOUNT', k.s, '(' .. fmt(score), '+inf') end
   return redis.call('ZCOUNT', k.d, '(' .. fmt(score), '+inf')

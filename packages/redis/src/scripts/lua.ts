@@ -22,28 +22,23 @@ local function fmt(x) return string.format('%.0f', x) end
  * digits exactly.
  *
  * `boardTotals` and `boardWrite` are `increment`: the leaderboard store's own script and the
- * storage's award script both call them, so a board moves the same way on either path.
+ * storage's award script both call them, so a board moves the same way on either path. Redis
+ * builds every function here as a closure on each call of a script that includes it, so this holds
+ * only what the award script needs; reads and removals are in {@link BOARD_EDITS_LUA}.
  */
 export const BOARD_WRITES_LUA = `
 local function enc(score, stamp, user)
-  local head
-  if score >= 0 then head = '0' .. string.format('%016.0f', MAX - score) else head = '1' .. string.format('%016.0f', -score) end
-  return head .. string.format('%016.0f', stamp) .. user
-end
-local function dec(member)
-  local v = tonumber(string.sub(member, 2, 17))
-  if string.sub(member, 1, 1) == '0' then return MAX - v, string.sub(member, 34) end
-  return -v, string.sub(member, 34)
+  if score >= 0 then return string.format('0%016.0f%016.0f', MAX - score, stamp) .. user end
+  return string.format('1%016.0f%016.0f', -score, stamp) .. user
 end
 local function boardAt(i)
   return {s = KEYS[i], o = KEYS[i + 1], m = KEYS[i + 2], d = KEYS[i + 3], c = KEYS[i + 4]}
 end
-local function distinctAdd(k, score)
-  local s = fmt(score)
+-- \`s\` is the score as fmt prints it (the counts hash and the distinct set key scores by that text).
+local function distinctAdd(k, s)
   if redis.call('HINCRBY', k.c, s, '1') == 1 then redis.call('ZADD', k.d, s, s) end
 end
-local function distinctRemove(k, score)
-  local s = fmt(score)
+local function distinctRemove(k, s)
   if redis.call('HINCRBY', k.c, s, '-1') <= 0 then
     redis.call('HDEL', k.c, s)
     redis.call('ZREM', k.d, s)
@@ -63,23 +58,12 @@ local function write(k, seqKey, user, score, old)
   local s = fmt(score)
   redis.call('ZADD', k.s, s, user)
   redis.call('ZADD', k.o, '0', enc(score, stamp, user))
-  distinctAdd(k, score)
+  distinctAdd(k, s)
   if old then
-    local was = redis.call('HGET', k.m, user)
-    redis.call('ZREM', k.o, enc(old, tonumber(was), user))
-    distinctRemove(k, old)
+    redis.call('ZREM', k.o, enc(old, tonumber(redis.call('HGET', k.m, user)), user))
+    distinctRemove(k, fmt(old))
   end
   redis.call('HSET', k.m, user, stamp)
-end
-local function removeFrom(k, user)
-  local old = redis.call('ZSCORE', k.s, user)
-  if not old then return false end
-  old = tonumber(old)
-  redis.call('ZREM', k.o, enc(old, tonumber(redis.call('HGET', k.m, user)), user))
-  redis.call('ZREM', k.s, user)
-  redis.call('HDEL', k.m, user)
-  distinctRemove(k, old)
-  return true
 end
 -- The server clock in ms, read once per script.
 local clock = nil
@@ -89,12 +73,6 @@ local function nowMs()
     clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   end
   return clock
-end
--- Remembers the board for removeUser, until the board itself expires (a board whose expiry has
--- already passed is gone: nothing to remember).
-local function remember(userBoards, k, name)
-  local ttl = redis.call('PTTL', k.s)
-  if ttl > 0 then redis.call('ZADD', userBoards, nowMs() + ttl, name) elseif ttl == -1 then redis.call('ZADD', userBoards, '+inf', name) end
 end
 -- The new scores of increment updates {k = board keys, name, delta, expiresAt|''}, in order (a
 -- board listed twice adds up), and each update's score before it (false when the user was not on
@@ -144,5 +122,34 @@ local function boardWrite(seqKey, userBoards, user, ups, totals, befores)
     if entry and redis.call('ZADD', userBoards, entry, u.name) == 1 then added = true end
   end
   if added then redis.call('ZREMRANGEBYSCORE', userBoards, '-inf', '(' .. fmt(nowMs())) end
+end
+`;
+
+/**
+ * Reading ordinal members back and removing entries (needs {@link BOARD_WRITES_LUA}): the
+ * leaderboard store's scripts use these, the award script does not.
+ */
+export const BOARD_EDITS_LUA = `
+-- The score and user of an ordinal member (see enc).
+local function dec(member)
+  local v = tonumber(string.sub(member, 2, 17))
+  if string.sub(member, 1, 1) == '0' then return MAX - v, string.sub(member, 34) end
+  return -v, string.sub(member, 34)
+end
+local function removeFrom(k, user)
+  local old = redis.call('ZSCORE', k.s, user)
+  if not old then return false end
+  old = tonumber(old)
+  redis.call('ZREM', k.o, enc(old, tonumber(redis.call('HGET', k.m, user)), user))
+  redis.call('ZREM', k.s, user)
+  redis.call('HDEL', k.m, user)
+  distinctRemove(k, fmt(old))
+  return true
+end
+-- Remembers the board for removeUser, until the board itself expires (a board whose expiry has
+-- already passed is gone: nothing to remember).
+local function remember(userBoards, k, name)
+  local ttl = redis.call('PTTL', k.s)
+  if ttl > 0 then redis.call('ZADD', userBoards, nowMs() + ttl, name) elseif ttl == -1 then redis.call('ZADD', userBoards, '+inf', name) end
 end
 `;

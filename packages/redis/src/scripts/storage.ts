@@ -28,13 +28,15 @@ end
  *   metric, delta, floor|'', level table index|0, followDown 1|0, idempotency key|'', event type,
  *   event at, event id, event JSON without delta/total, board count, then per board: board index
  *   (1-based, into the names), expiresAt|''
- * Reply: {'OK', 'replayed|delta|previousTotal|total|previousLevel|level|eventJSON'…},
+ * Reply: {'OK', then per request either 0, delta, previousTotal, total, previousLevel, level (an
+ *   applied award, as integers: the caller already has its event) or 1 and the stored outcome
+ *   'delta|previousTotal|total|previousLevel|level|eventJSON' (a replay)},
  *   {'OUT_OF_RANGE', metric, previousTotal, delta}, {'BOARD_OUT_OF_RANGE', board, score} (both
  *   with nothing written), or {'NOLEVELS', index}.
  */
 export const applyAwardsScript = defineScript(
   "applyAwards",
-  `${COMMON}${BOARD_WRITES_LUA}
+  `${NUMBERS_LUA}${BOARD_WRITES_LUA}
 local userId, now, expiresAt, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local n, nl, nb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local nowN = tonumber(now)
@@ -42,25 +44,13 @@ local state, idem, idemx, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local boards = {}
 for j = 1, nb do boards[j] = boardAt(9 + nl + (j - 1) * 5) end
 -- The level of a total, or nil when the curve's set is gone (failover, flush): level 1 sits at
--- -inf, so a present set always answers. The caller then reloads it and retries.
+-- -inf, so a present set always answers. The caller then reloads it and retries. Redis prints a
+-- number argument with 17 significant digits, exact for every safe integer.
 local function levelFor(key, points)
-  local r = redis.call('ZREVRANGEBYSCORE', key, fmt(points), '-inf', 'LIMIT', '0', '1')
-  return tonumber(r[1])
+  return tonumber(redis.call('ZREVRANGEBYSCORE', key, points, '-inf', 'LIMIT', 0, 1)[1])
 end
 -- Whether the user has a state hash (createdAt), learned by the first read of it.
 local exists = nil
--- A metric's stored total and (with withLevel) level, in one HMGET.
-local function readState(metric, withLevel)
-  local fields = {'p:' .. metric}
-  if withLevel then fields[2] = 'l:' .. metric end
-  local asked = #fields
-  if exists == nil then fields[asked + 1] = 'c' end
-  local r = redis.call('HMGET', state, unpack(fields))
-  if exists == nil then exists = r[asked + 1] ~= false end
-  local level = nil
-  if withLevel then level = tonumber(r[2] or '') end
-  return tonumber(r[1] or '0'), level
-end
 -- Sends cmd key a b c… in slices (unpack is bounded by Lua's C stack).
 local function many(cmd, key, list)
   for i = 1, #list, 1000 do redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list))) end
@@ -79,7 +69,8 @@ local function levelEvents(events, id, at, metric, from, to)
   end
 end
 -- Plan every request first; write only when all totals and board scores fit the safe-integer range
--- and every level curve is present.
+-- and every level curve is present. Numbers go to Redis and into the reply as numbers (no string
+-- building); only the logged event JSON and an idempotency record need them printed.
 local totals, levelsNow, seen, fresh, touched, events, ups, out = {}, {}, {}, {}, {}, {}, {}, {'OK'}
 local b = 8 + nb
 for i = 1, n do
@@ -99,11 +90,21 @@ for i = 1, n do
   end
   if stored then
     -- A replay changes nothing: no total, level, event or board.
-    out[#out + 1] = '1|' .. stored
+    out[#out + 1] = 1
+    out[#out + 1] = stored
   else
     local prev, sl = totals[metric], levelsNow[metric]
     if prev == nil then
-      prev, sl = readState(metric, li > 0)
+      -- The stored total, level (with levels) and, on the first read, createdAt: one HMGET.
+      local pf = 'p:' .. metric
+      local r
+      if li > 0 and exists == nil then r = redis.call('HMGET', state, pf, 'l:' .. metric, 'c')
+      elseif li > 0 then r = redis.call('HMGET', state, pf, 'l:' .. metric)
+      elseif exists == nil then r = redis.call('HMGET', state, pf, 'c')
+      else r = redis.call('HMGET', state, pf) end
+      if exists == nil then exists = r[#r] ~= false end
+      prev = tonumber(r[1] or '0')
+      if li > 0 then sl = tonumber(r[2] or '') end
     elseif li > 0 and sl == nil then
       sl = tonumber(redis.call('HGET', state, 'l:' .. metric) or '')
     end
@@ -123,27 +124,30 @@ for i = 1, n do
     if totals[metric] == nil then touched[#touched + 1] = metric end
     totals[metric] = total
     local applied = total - prev
-    local totalS, pS, lS = fmt(total), fmt(pl), fmt(l)
-    local appliedS = fmt(applied)
-    local magnitude = appliedS
-    if string.byte(appliedS, 1) == 45 then magnitude = string.sub(appliedS, 2) end -- drop a '-'
-    local head = ARGV[b + 9]
-    local event = string.sub(head, 1, -2) .. ',"delta":' .. magnitude .. ',"total":' .. totalS .. '}'
-    local outcome = appliedS .. '|' .. fmt(prev) .. '|' .. totalS .. '|' .. pS .. '|' .. lS .. '|' .. event
-    if key ~= '' then
-      seen[key] = outcome
-      fresh[#fresh + 1] = key
-    end
-    if applied ~= 0 then
-      events[#events + 1] = {ARGV[b + 6], ARGV[b + 7], event}
-      -- Boards move by the applied delta (a floor may have clamped it).
-      for j = 0, boardCount - 1 do
-        local index = tonumber(ARGV[firstBoard + 2 * j])
-        ups[#ups + 1] = {k = boards[index], name = ARGV[7 + index], delta = applied, expiresAt = ARGV[firstBoard + 2 * j + 1]}
+    if applied ~= 0 or key ~= '' then
+      local totalS = fmt(total)
+      local head = ARGV[b + 9]
+      local event = string.sub(head, 1, -2) .. ',"delta":' .. fmt(math.abs(applied)) .. ',"total":' .. totalS .. '}'
+      if key ~= '' then
+        seen[key] = fmt(applied) .. '|' .. fmt(prev) .. '|' .. totalS .. '|' .. fmt(pl) .. '|' .. fmt(l) .. '|' .. event
+        fresh[#fresh + 1] = key
+      end
+      if applied ~= 0 then
+        events[#events + 1] = {ARGV[b + 6], ARGV[b + 7], event}
+        -- Boards move by the applied delta (a floor may have clamped it).
+        for j = 0, boardCount - 1 do
+          local index = tonumber(ARGV[firstBoard + 2 * j])
+          ups[#ups + 1] = {k = boards[index], name = ARGV[7 + index], delta = applied, expiresAt = ARGV[firstBoard + 2 * j + 1]}
+        end
       end
     end
     if l ~= pl then levelEvents(events, ARGV[b + 8], ARGV[b + 7], metric, pl, l) end
-    out[#out + 1] = '0|' .. outcome
+    out[#out + 1] = 0
+    out[#out + 1] = applied
+    out[#out + 1] = prev
+    out[#out + 1] = total
+    out[#out + 1] = pl
+    out[#out + 1] = l
   end
   b = firstBoard + 2 * boardCount
 end
@@ -163,10 +167,10 @@ if not exists then
 end
 for _, metric in ipairs(touched) do
   fields[#fields + 1] = 'p:' .. metric
-  fields[#fields + 1] = fmt(totals[metric])
+  fields[#fields + 1] = totals[metric]
   if levelsNow[metric] then
     fields[#fields + 1] = 'l:' .. metric
-    fields[#fields + 1] = fmt(levelsNow[metric])
+    fields[#fields + 1] = levelsNow[metric]
   end
 end
 many('HSET', state, fields)
@@ -187,12 +191,13 @@ if #fresh > 0 then
   -- Whole-record expiry for users who go quiet; live keys are checked against expiresAt anyway.
   redis.call('PEXPIRE', idem, ttl)
   redis.call('PEXPIRE', idemx, ttl)
-end
--- Opportunistic cleanup of expired keys, a bounded number per award.
-local old = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', '0', '50')
-if #old > 0 then
-  redis.call('HDEL', idem, unpack(old))
-  redis.call('ZREM', idemx, unpack(old))
+  -- Expired keys go a bounded number at a time, and only here: the records grow only when a key is
+  -- written, so awards without one (most of them) need no cleanup command.
+  local old = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 50)
+  if #old > 0 then
+    redis.call('HDEL', idem, unpack(old))
+    redis.call('ZREM', idemx, unpack(old))
+  end
 end
 return out
 `,
