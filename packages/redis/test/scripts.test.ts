@@ -72,6 +72,62 @@ describe.runIf(server)("redis scripts", () => {
     }
   });
 
+  test("inside its one EVALSHA, a steady-state award runs a fixed list of Redis commands (no idempotency sweep without a key)", async () => {
+    const host = new Redis(server!.url);
+    const watcher = new Redis(server!.url);
+    const prefix = keyPrefix();
+    const stores = redisStores({ client: host, keyPrefix: prefix });
+    const gk = createGamify({ ...stores, analytics: false, levels: { xp: levels.quadratic({ base: 100 }) }, leaderboards: [{ metric: "xp", periods: ["all"] }] });
+    const monitor = await watcher.monitor();
+    try {
+      // MONITOR shows the commands a script runs with source "lua"; other tests' keys have other prefixes.
+      let seen: string[] = [];
+      const markers = new Map<string, () => void>();
+      monitor.on("monitor", (_time: string, args: string[], source: string) => {
+        const marker = markers.get(args[1] ?? "");
+        if (marker !== undefined) marker();
+        else if (source === "lua" && args[1]?.startsWith(prefix) === true) seen.push(args[0]!.toUpperCase());
+      });
+      /** Resolves once the monitor has shown everything sent before it. */
+      const caughtUp = async (name: string): Promise<void> => {
+        const shown = new Promise<void>((resolve) => markers.set(`${prefix}${name}`, resolve));
+        await host.get(`${prefix}${name}`);
+        await shown;
+      };
+      await gk.addPoints("solo", 10, { metric: "xp" }); // creates the user, its board entry and the level curve
+      await caughtUp("first");
+      seen = [];
+      const result = await gk.addPoints("solo", 5, { metric: "xp" });
+      await caughtUp("second");
+      assert.deepEqual([result.total, result.level], [15, 1]);
+      // The user is alone on the board, so the dense-rank bookkeeping adds score 15 and drops 10.
+      assert.deepEqual(seen, [
+        "HMGET", // total, level and createdAt
+        "ZREVRANGEBYSCORE", // the level of the new total
+        "ZSCORE", // the board score before
+        "HSET", // total, level, updatedAt
+        "XADD", // the points event
+        "INCR", // the tie-break stamp
+        "ZADD", // score
+        "ZADD", // ordinal member
+        "HINCRBY", // users at 15
+        "ZADD", // 15 is a new distinct score
+        "HGET", // the old stamp
+        "ZREM", // the old ordinal member
+        "HINCRBY", // users at 10
+        "HDEL", // nobody is left at 10
+        "ZREM", // so 10 is no longer a distinct score
+        "HSET", // the new stamp
+        "PTTL", // the board has no expiry: the user's board set already has it
+      ]);
+    } finally {
+      monitor.disconnect();
+      watcher.disconnect();
+      await gk.close();
+      await host.quit();
+    }
+  });
+
   test("rank, around and top are one EVALSHA each, on every period board and in every mode", async () => {
     const host = new Redis(server!.url);
     const prefix = keyPrefix();
