@@ -156,7 +156,7 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
   const serve = async (request: Incoming, { route, params }: Match, scope: CoreScope, counted: Counted): Promise<Answer> => {
     const raw = { params, query: request.searchParams };
     const access = route.access(raw);
-    const principal = await platform.authenticate(request, access);
+    const principal = await platform.authenticate(request, access, scope);
     platform.authorize(principal, access);
     const rateHeaders = route.spec.rateLimited === false ? undefined : await platform.rateLimit(principal, clientIpOf(request));
     if (rateHeaders) counted.rateHeaders = rateHeaders;
@@ -185,7 +185,7 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
       if (!realtime) throw realtimeOff();
       const raw = { params: {}, query: url.searchParams };
       const access = streamAccess(raw);
-      const principal = await platform.authenticate(wrapped, access);
+      const principal = await platform.authenticate(wrapped, access, scope);
       platform.authorize(principal, access);
       await platform.rateLimit(principal, clientIpOf(wrapped));
       const errors: FieldError[] = [];

@@ -46,13 +46,13 @@ type FetchHandler = ((request: Request) => Promise<Response>) & Partial<Pick<Gam
  * app.use(toNodeHandler(handler));                              // express: next() outside the prefix
  */
 export function toNodeHandler(handler: FetchHandler, options: NodeHandlerOptions = {}): NodeListener {
+  const core = coreOf(handler);
   return (req, res, next) => {
     const rawUrl = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "/";
     if (next && handler.handles && !handler.handles(pathnameOf(rawUrl))) {
       next();
       return;
     }
-    const core = coreOf(handler);
     (core ? serveFast(core, req, res, rawUrl, options) : serve(handler, req, res, rawUrl, options)).catch((error: unknown) => {
       // The handler answers its own errors; this is the adapter failing (e.g. an unusable method).
       if (!(error instanceof RequestBuildError)) (options.onError ?? reportError)(error);

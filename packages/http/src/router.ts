@@ -6,6 +6,8 @@ interface CompiledRoute {
   readonly route: Route;
   readonly pattern: RegExp;
   readonly names: readonly string[];
+  /** The template's text before its first parameter: a path not starting with it cannot match. */
+  readonly literal: string;
 }
 
 /** A match: the route and its decoded path parameters. */
@@ -30,7 +32,8 @@ export function createRouter(routes: readonly Route[]) {
         return "([^/]+)";
       })
       .join("/");
-    return { route, pattern: new RegExp(`^${source}$`), names };
+    const brace = route.spec.path.indexOf("{");
+    return { route, pattern: new RegExp(`^${source}$`), names, literal: brace === -1 ? route.spec.path : route.spec.path.slice(0, brace) };
   });
 
   return {
@@ -38,7 +41,8 @@ export function createRouter(routes: readonly Route[]) {
     lookup(method: string, path: string): Lookup {
       const wanted = method === "HEAD" ? "GET" : method;
       const allowed: string[] = [];
-      for (const { route, pattern, names } of compiled) {
+      for (const { route, pattern, names, literal } of compiled) {
+        if (!path.startsWith(literal)) continue;
         const found = pattern.exec(path);
         if (!found) continue;
         if (route.spec.method !== wanted) {

@@ -1,16 +1,82 @@
 /** The Node adapter on its own: backpressure, client IPs, and that the entry stays loadable on edge runtimes. */
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
-import type { IncomingMessage } from "node:http";
+import http, { type IncomingMessage } from "node:http";
 import net from "node:net";
 import { join } from "node:path";
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { createGamify } from "@gamifykit/core";
 import { createGamifyHandler, getClientIp, toNodeHandler } from "../src/index.js";
 import { clientAddress } from "../src/node.js";
-import { closeLoopbackServers, listenOnLoopback as listen } from "./handler-support.js";
+import { closeLoopbackServers, listenOnLoopback as listen, memoryLogger } from "./handler-support.js";
 
-afterEach(closeLoopbackServers);
+afterEach(async () => {
+  vi.unstubAllGlobals();
+  await closeLoopbackServers();
+});
+
+/** A POST over node:http's own client (fetch would build web Requests of its own in this process). */
+function post(port: number, path: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: "127.0.0.1", port, path, method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.once("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    request.once("error", reject);
+    request.end(body);
+  });
+}
+
+/** Replaces the global Request and Response with counting stand-ins that still construct the real ones. */
+function countWebObjects(): { requests: () => number; responses: () => number } {
+  let requests = 0;
+  let responses = 0;
+  vi.stubGlobal("Request", new Proxy(Request, { construct: (target, args: ConstructorParameters<typeof Request>) => (requests++, new target(...args)) }));
+  vi.stubGlobal("Response", new Proxy(Response, { construct: (target, args: ConstructorParameters<typeof Response>) => (responses++, new target(...args)) }));
+  return { requests: () => requests, responses: () => responses };
+}
+
+describe("the Node fast path", () => {
+  test("a createGamifyHandler handler answers a JSON POST and a GET without building a web Request or Response", async () => {
+    const gk = createGamify();
+    const handler = createGamifyHandler(gk, { logger: false });
+    const port = await listen(toNodeHandler(handler));
+    const counted = countWebObjects();
+    const award = await post(port, "/v1/users/alice/points", '{"amount":5}');
+    expect(award.status).toBe(200);
+    expect(JSON.parse(award.body)).toMatchObject({ userId: "alice", total: 5 });
+    const invalid = await post(port, "/v1/users/alice/points", '{"amount":"five"}');
+    expect(invalid.status).toBe(400);
+    expect(counted.requests()).toBe(0);
+    expect(counted.responses()).toBe(0);
+    // The counter is real: any other fetch handler gets a web Request, and its Response is built.
+    const wrappedPort = await listen(toNodeHandler((request: Request) => handler(request)));
+    expect((await post(wrappedPort, "/v1/users/alice/points", '{"amount":5}')).status).toBe(200);
+    expect(counted.requests()).toBeGreaterThan(0);
+    expect(counted.responses()).toBeGreaterThan(0);
+    await handler.close();
+    await gk.close();
+  });
+
+  test("an upload that breaks off answers 400 (logged as such), not a logged 500, and changes nothing", async () => {
+    const gk = createGamify();
+    const { logger, lines } = memoryLogger();
+    const handler = createGamifyHandler(gk, { logger });
+    const port = await listen(toNodeHandler(handler));
+    const socket = net.connect(port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.write('POST /v1/users/alice/points HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"amount":');
+    await vi.waitFor(() => expect(lines().some((l) => l["msg"] === "request received")).toBe(true));
+    socket.destroy();
+    await vi.waitFor(() => expect(lines().find((l) => l["msg"] === "request")).toMatchObject({ status: 400, route: "/v1/users/{userId}/points" }));
+    expect(lines().filter((l) => l["level"] === 50)).toEqual([]);
+    expect(await gk.getUser("alice")).toBeNull();
+    await handler.close();
+    await gk.close();
+  });
+});
 
 describe("toNodeHandler", () => {
   test("streams a large response with backpressure: a client that stops reading stops the producer", async () => {

@@ -1,4 +1,5 @@
 import { context } from "@opentelemetry/api";
+import type { Logger } from "pino";
 import { createAuthenticator } from "./auth.js";
 import { createCompression } from "./compression.js";
 import { createCors } from "./cors.js";
@@ -6,7 +7,7 @@ import { createBaseLogger, headersObject, principalId, requestIdOf } from "./log
 import { createMetrics } from "./metrics.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { securityHeaders } from "./security-headers.js";
-import { startRequestSpan } from "./tracing.js";
+import { startRequestSpan, type RequestSpan } from "./tracing.js";
 import { answerToResponse, type Answer, type AnswerBody, type HeaderMap, type RequestHead } from "../exchange.js";
 import type { RateHeaders } from "./rate-limit.js";
 import type { Access, Platform, PlatformOptions, Principal, RequestScope, RouteInfo } from "./types.js";
@@ -23,10 +24,62 @@ const ANONYMOUS: Principal = Object.freeze({ kind: "anonymous" });
 
 /** A request in progress, as the handler's core sees it. */
 export interface CoreScope extends RequestScope {
+  /** Who is calling; authenticate() records it here for the log line. */
+  principal: Principal;
   /** Runs `fn` inside the request's span (see {@link RequestLifecycle.run}). */
   run<T>(fn: () => T): T;
   /** Records the log line, metrics and span end for `status`; returns false when the request already ended. */
   end(status: number, error?: unknown): boolean;
+}
+
+/** One request's scope: a class rather than closures, since one is made per request. */
+class RequestState implements CoreScope {
+  principal: Principal = ANONYMOUS;
+  #ended = false;
+  readonly #started = performance.now();
+  readonly #route: RouteInfo;
+  readonly #span: RequestSpan;
+  readonly #observe: (method: string, route: string, status: number, seconds: number) => void;
+  readonly #quiet: boolean;
+
+  constructor(
+    readonly requestId: string,
+    readonly log: Logger,
+    route: RouteInfo,
+    span: RequestSpan,
+    observe: (method: string, route: string, status: number, seconds: number) => void,
+    quiet: boolean,
+  ) {
+    this.#route = route;
+    this.#span = span;
+    this.#observe = observe;
+    this.#quiet = quiet;
+  }
+
+  run<T>(fn: () => T): T {
+    return context.with(this.#span.context, fn);
+  }
+
+  end(status: number, error?: unknown): boolean {
+    if (this.#ended) return false;
+    this.#ended = true;
+    const seconds = (performance.now() - this.#started) / 1000;
+    const route = this.#route;
+    this.#observe(route.method, route.path, status, seconds);
+    this.#span.end(status, error);
+    if (this.#quiet) return true;
+    const line = {
+      method: route.method,
+      route: route.path,
+      status,
+      durationMs: Math.round(seconds * 10_000) / 10,
+      principal: principalId(this.principal),
+      ...(status >= 500 && error !== undefined ? { err: error } : {}),
+    };
+    if (status >= 500) this.log.error(line, "request failed");
+    else this.log.info(line, "request");
+    return true;
+  }
 }
 
 /**
@@ -36,7 +89,8 @@ export interface CoreScope extends RequestScope {
 export interface CorePlatform {
   preflight(request: RequestHead): Answer | null;
   begin(request: RequestHead, route: RouteInfo): CoreScope;
-  authenticate(request: RequestHead, access: Access): Promise<Principal>;
+  /** Resolves the caller and records it on `scope` (for the log line). */
+  authenticate(request: RequestHead, access: Access, scope?: CoreScope): Promise<Principal>;
   authorize(principal: Principal, access: Access): void;
   rateLimit(principal: Principal, clientIp: string | undefined): Promise<RateHeaders>;
   /** Adds security and CORS headers to `headers` and returns the body to send (compressed when worth it). */
@@ -56,8 +110,7 @@ export function createCorePlatform(options: PlatformOptions = {}): CorePlatform 
   const secure = securityHeaders(options.securityHeaders);
   const compress = createCompression(options.compression);
   const metrics = createMetrics(options.metrics);
-  // Who made a request, recorded by authenticate() so end() can log it without the router passing it back.
-  const principals = new WeakMap<RequestHead, Principal>();
+  const observe = metrics.observe;
 
   return {
     preflight(request) {
@@ -67,7 +120,6 @@ export function createCorePlatform(options: PlatformOptions = {}): CorePlatform 
     },
 
     begin(request, route) {
-      const started = performance.now();
       const requestId = requestIdOf(request);
       // A silent logger writes nothing, so a per-request child (bindings serialised each time) is skipped.
       const log = quiet ? logger : logger.child({ reqId: requestId });
@@ -75,40 +127,12 @@ export function createCorePlatform(options: PlatformOptions = {}): CorePlatform 
       if (log.isLevelEnabled("debug")) {
         log.debug({ req: { method: request.method, path: new URL(request.url).pathname, headers: headersObject(request.headers) } }, "request received");
       }
-      let ended = false;
-      return {
-        requestId,
-        get principal() {
-          return principals.get(request) ?? ANONYMOUS;
-        },
-        log,
-        run: (fn) => context.with(span.context, fn),
-        end(status, error) {
-          if (ended) return false;
-          ended = true;
-          const seconds = (performance.now() - started) / 1000;
-          const principal = principals.get(request) ?? ANONYMOUS;
-          metrics.observe(route.method, route.path, status, seconds);
-          span.end(status, error);
-          if (quiet) return true;
-          const line = {
-            method: route.method,
-            route: route.path,
-            status,
-            durationMs: Math.round(seconds * 10_000) / 10,
-            principal: principalId(principal),
-            ...(status >= 500 && error !== undefined ? { err: error } : {}),
-          };
-          if (status >= 500) log.error(line, "request failed");
-          else log.info(line, "request");
-          return true;
-        },
-      };
+      return new RequestState(requestId, log, route, span, observe, quiet);
     },
 
-    async authenticate(request, access) {
+    async authenticate(request, access, scope) {
       const principal = await auth.authenticate(request, access);
-      principals.set(request, principal);
+      if (scope) scope.principal = principal;
       return principal;
     },
 
@@ -151,6 +175,9 @@ export function createCorePlatform(options: PlatformOptions = {}): CorePlatform 
  */
 export function createPlatform(options: PlatformOptions = {}): Platform {
   const core = createCorePlatform(options);
+  // The scope each begun request has, so authenticate(request) can record who it is for end()'s log line.
+  const scopes = new WeakMap<Request, CoreScope>();
+  const principals = new WeakMap<Request, Principal>();
   return {
     preflight(request) {
       const answer = core.preflight(request);
@@ -159,6 +186,9 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
 
     begin(request, route) {
       const scope = core.begin(request, route);
+      const known = principals.get(request);
+      if (known) scope.principal = known;
+      scopes.set(request, scope);
       return {
         requestId: scope.requestId,
         get principal() {
@@ -173,7 +203,11 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
       };
     },
 
-    authenticate: (request, access) => core.authenticate(request, access),
+    async authenticate(request, access) {
+      const principal = await core.authenticate(request, access, scopes.get(request));
+      principals.set(request, principal);
+      return principal;
+    },
     authorize: (principal, access) => core.authorize(principal, access),
     rateLimit: async (_request, principal, clientIp) => new Headers(await core.rateLimit(principal, clientIp)),
 
