@@ -44,10 +44,9 @@ local state, idem, idemx, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local boards = {}
 for j = 1, nb do boards[j] = boardAt(9 + nl + (j - 1) * 5) end
 -- The level of a total, or nil when the curve's set is gone (failover, flush): level 1 sits at
--- -inf, so a present set always answers. The caller then reloads it and retries. Redis prints a
--- number argument with 17 significant digits, exact for every safe integer.
+-- -inf, so a present set always answers. The caller then reloads it and retries.
 local function levelFor(key, points)
-  return tonumber(redis.call('ZREVRANGEBYSCORE', key, points, '-inf', 'LIMIT', 0, 1)[1])
+  return tonumber(redis.call('ZREVRANGEBYSCORE', key, fmt(points), '-inf', 'LIMIT', '0', '1')[1])
 end
 -- Whether the user has a state hash (createdAt), learned by the first read of it.
 local exists = nil
@@ -69,8 +68,8 @@ local function levelEvents(events, id, at, metric, from, to)
   end
 end
 -- Plan every request first; write only when all totals and board scores fit the safe-integer range
--- and every level curve is present. Numbers go to Redis and into the reply as numbers (no string
--- building); only the logged event JSON and an idempotency record need them printed.
+-- and every level curve is present. The reply carries numbers as integers (no string building);
+-- only commands, the logged event JSON and an idempotency record need them printed.
 local totals, levelsNow, seen, fresh, touched, events, ups, out = {}, {}, {}, {}, {}, {}, {}, {'OK'}
 local b = 8 + nb
 for i = 1, n do
@@ -167,10 +166,10 @@ if not exists then
 end
 for _, metric in ipairs(touched) do
   fields[#fields + 1] = 'p:' .. metric
-  fields[#fields + 1] = totals[metric]
+  fields[#fields + 1] = fmt(totals[metric])
   if levelsNow[metric] then
     fields[#fields + 1] = 'l:' .. metric
-    fields[#fields + 1] = levelsNow[metric]
+    fields[#fields + 1] = fmt(levelsNow[metric])
   end
 end
 many('HSET', state, fields)
@@ -193,7 +192,7 @@ if #fresh > 0 then
   redis.call('PEXPIRE', idemx, ttl)
   -- Expired keys go a bounded number at a time, and only here: the records grow only when a key is
   -- written, so awards without one (most of them) need no cleanup command.
-  local old = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 50)
+  local old = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', '0', '50')
   if #old > 0 then
     redis.call('HDEL', idem, unpack(old))
     redis.call('ZREM', idemx, unpack(old))
