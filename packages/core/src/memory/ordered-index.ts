@@ -3,9 +3,9 @@
  * descending, then `seq` ascending (the entry that reached its score first comes first).
  *
  * Layout: a "sorted list of sorted blocks". Entries live in blocks of at most `blockSize`; the
- * blocks' entries sit in one flat arena (a typed array of keys and an array of user ids; no
- * per-block objects, so a lookup touches few pages), while small per-block arrays (last key, size,
- * ...) in list order serve the block search. Fenwick trees over block sizes turn positions into blocks and back. For dense ranks each
+ * blocks' entries sit in flat typed-array arenas, keys as (score, seq) pairs and handles apart
+ * (no per-block objects, so a lookup touches few pages), while small per-block arrays (last key,
+ * size, ...) in list order serve the block search. Fenwick trees over block sizes turn positions into blocks and back. For dense ranks each
  * block also counts its "score starts" (entries whose score differs from the previous entry's), with
  * a second Fenwick tree over those counts: the distinct scores above `s` are the starts before the
  * first entry at or below `s`.
@@ -120,12 +120,16 @@ function grownFloats(a: Float64Array): Float64Array {
 export class OrderedIndex {
   private readonly cap: number;
 
-  // Arena, indexed by physical slot p: scores at keys[p * 2cap + j], seqs at keys[p * 2cap + cap + j],
-  // handles at handles[p * cap + j]. User ids live per handle (`names`), not in the arena: shifts
-  // then move only typed arrays (no string writes and their GC barriers), which a score change
-  // pays on every call, while a page pays one extra read per row.
+  // Arena, indexed by physical slot p: entry j's score at keys[p * stride + 2j] and its seq next to
+  // it (a score change reads one line for both, not one per field), its handle at
+  // handles[p * cap + j] (kept apart and dense, so finding an entry whose offset hint has drifted
+  // by a few dozen places scans one or two lines). User ids live per handle (`names`), not in the
+  // arena: shifts then move only numbers (no string writes and their GC barriers), which a score
+  // change pays on every call, while a page pays one extra read per row.
   private keys: Float64Array;
   private handles: Int32Array;
+  /** Doubles of `keys` per slot: 2 * cap. */
+  private readonly stride: number;
   /** List index of each physical slot's block (valid for slots in use). */
   private blockOfSlot: Int32Array;
   private slots = 0;
@@ -174,7 +178,8 @@ export class OrderedIndex {
     }
     this.cap = cap;
     // One slot to start: an index per board, and most boards are small.
-    this.keys = new Float64Array(2 * cap);
+    this.stride = 2 * cap;
+    this.keys = new Float64Array(this.stride);
     this.handles = new Int32Array(cap);
     this.blockOfSlot = new Int32Array(1);
     this.meta = new Float64Array(4 * INITIAL_TABLE);
@@ -306,10 +311,10 @@ export class OrderedIndex {
     }
     // Standard: the first entry with this score, found by walking back inside the block.
     const keys = this.keys;
-    const base = this.phys[k]! * 2 * this.cap;
-    const score = keys[base + i]!;
+    const base = this.phys[k]! * this.stride;
+    const score = keys[base + 2 * i]!;
     let j = i;
-    while (j > 0 && keys[base + j - 1] === score) j--;
+    while (j > 0 && keys[base + 2 * (j - 1)] === score) j--;
     if (j === 0 && k > 0 && this.lastScore[k - 1] === score) return this.boundByScore(score, false) + 1;
     return this.prefix(this.sizeTree, k) + j + 1;
   }
@@ -319,8 +324,8 @@ export class OrderedIndex {
     if (!Number.isInteger(pos) || pos < 0 || pos >= this.count) return undefined;
     this.locate(pos);
     const p = this.phys[this.k]!;
-    const base = p * 2 * this.cap + this.i;
-    return { score: this.keys[base]!, seq: this.keys[base + this.cap]!, userId: this.names[this.handles[p * this.cap + this.i]!]! };
+    const at = p * this.stride + 2 * this.i;
+    return { score: this.keys[at]!, seq: this.keys[at + 1]!, userId: this.names[this.handles[p * this.cap + this.i]!]! };
   }
 
   /** Number of entries with a score strictly greater than `score` (its standard rank minus one). */
@@ -354,16 +359,19 @@ export class OrderedIndex {
     const to = Math.min(this.count, end);
     if (from >= to) return;
     this.locate(from);
-    const { keys, handles, names, cap } = this;
+    const { keys, handles, names, stride, cap } = this;
     let k = this.k;
     let i = this.i;
     let pos = from;
     while (pos < to) {
       const p = this.phys[k]!;
-      const base = p * 2 * cap;
+      const base = p * stride;
       const rowBase = p * cap;
       const stop = Math.min(this.sizes[k]!, i + (to - pos));
-      for (; i < stop; i++, pos++) visit(names[handles[rowBase + i]!]!, keys[base + i]!, keys[base + cap + i]!, pos);
+      for (; i < stop; i++, pos++) {
+        const at = base + 2 * i;
+        visit(names[handles[rowBase + i]!]!, keys[at]!, keys[at + 1]!, pos);
+      }
       k++;
       i = 0;
     }
@@ -374,7 +382,7 @@ export class OrderedIndex {
     const fail = (why: string): never => {
       throw new GamifyError("INTERNAL", `ordered index: ${why}`);
     };
-    const { keys, cap } = this;
+    const { keys, cap, stride } = this;
     let total = 0;
     let distinct = 0;
     let prevScore = NaN;
@@ -393,8 +401,8 @@ export class OrderedIndex {
       if (this.blockOfSlot[p] !== k) fail(`slot ${p} maps to block ${this.blockOfSlot[p]}, not ${k}`);
       let starts = 0;
       for (let j = 0; j < n; j++) {
-        const s = keys[p * 2 * cap + j]!;
-        const q = keys[p * 2 * cap + cap + j]!;
+        const s = keys[p * stride + 2 * j]!;
+        const q = keys[p * stride + 2 * j + 1]!;
         const h = this.handles[p * cap + j]!;
         if (handlesSeen.has(h)) fail(`handle ${h} used twice`);
         handlesSeen.add(h);
@@ -432,8 +440,8 @@ export class OrderedIndex {
 
   private matches(k: number, i: number, score: number, seq: number): boolean {
     if (i >= this.sizes[k]!) return false;
-    const base = this.phys[k]! * 2 * this.cap + i;
-    return this.keys[base] === score && this.keys[base + this.cap] === seq;
+    const at = this.phys[k]! * this.stride + 2 * i;
+    return this.keys[at] === score && this.keys[at + 1] === seq;
   }
 
   /**
@@ -484,14 +492,13 @@ export class OrderedIndex {
   /** Sets `k`/`i` to the first entry of block `k` not ordered before `(score, seq)`. */
   private boundInBlock(k: number, score: number, seq: number): void {
     const keys = this.keys;
-    const cap = this.cap;
-    const base = this.phys[k]! * 2 * cap;
+    const base = this.phys[k]! * this.stride;
     let a = 0;
     let b = this.sizes[k]!;
     while (a < b) {
       const mid = (a + b) >>> 1;
-      const s = keys[base + mid]!;
-      if (s > score || (s === score && keys[base + cap + mid]! < seq)) a = mid + 1;
+      const s = keys[base + 2 * mid]!;
+      if (s > score || (s === score && keys[base + 2 * mid + 1]! < seq)) a = mid + 1;
       else b = mid;
     }
     this.k = k;
@@ -544,12 +551,12 @@ export class OrderedIndex {
       return this.count;
     }
     const keys = this.keys;
-    const base = this.phys[lo]! * 2 * this.cap;
+    const base = this.phys[lo]! * this.stride;
     let a = 0;
     let b = this.sizes[lo]!;
     while (a < b) {
       const mid = (a + b) >>> 1;
-      const s = keys[base + mid]!;
+      const s = keys[base + 2 * mid]!;
       if (strict ? s >= score : s > score) a = mid + 1;
       else b = mid;
     }
@@ -576,11 +583,11 @@ export class OrderedIndex {
   /** Score starts among offsets `[from, to)` of block `k`. */
   private startsIn(k: number, from: number, to: number): number {
     const keys = this.keys;
-    const base = this.phys[k]! * 2 * this.cap;
-    let prev = from > 0 ? keys[base + from - 1]! : k > 0 ? this.lastScore[k - 1]! : NaN;
+    const base = this.phys[k]! * this.stride;
+    let prev = from > 0 ? keys[base + 2 * (from - 1)]! : k > 0 ? this.lastScore[k - 1]! : NaN;
     let starts = 0;
     for (let j = from; j < to; j++) {
-      const s = keys[base + j]!;
+      const s = keys[base + 2 * j]!;
       if (s !== prev) starts++;
       prev = s;
     }
@@ -591,30 +598,30 @@ export class OrderedIndex {
 
   /** Score of the entry before offset `i` of block `k`, or NaN at the very start (NaN equals nothing). */
   private scoreBefore(k: number, i: number): number {
-    if (i > 0) return this.keys[this.phys[k]! * 2 * this.cap + i - 1]!;
+    if (i > 0) return this.keys[this.phys[k]! * this.stride + 2 * (i - 1)]!;
     return k > 0 ? this.lastScore[k - 1]! : NaN;
   }
 
   /** Moves the entry at offset `i` of block `k` to its place in the same block for a new key. */
   private moveInBlock(k: number, i: number, score: number, seq: number): void {
-    const { keys, handles, cap } = this;
+    const { keys, handles } = this;
     const p = this.phys[k]!;
-    const base = p * 2 * cap;
-    const rowBase = p * cap;
+    const base = p * this.stride;
+    const rowBase = p * this.cap;
     const n = this.sizes[k]!;
     // Walk from the old place rather than search the block: a small change moves few places, and
     // the walk reads memory next to what findHandle just touched.
     let j = i;
-    const old = keys[base + i]!;
-    if (score > old || (score === old && seq < keys[base + cap + i]!)) {
+    const old = keys[base + 2 * i]!;
+    if (score > old || (score === old && seq < keys[base + 2 * i + 1]!)) {
       for (; j > 0; j--) {
-        const s = keys[base + j - 1]!;
-        if (s > score || (s === score && keys[base + cap + j - 1]! < seq)) break;
+        const s = keys[base + 2 * (j - 1)]!;
+        if (s > score || (s === score && keys[base + 2 * (j - 1) + 1]! < seq)) break;
       }
     } else {
       for (; j < n - 1; j++) {
-        const s = keys[base + j + 1]!;
-        if (s < score || (s === score && keys[base + cap + j + 1]! > seq)) break;
+        const s = keys[base + 2 * (j + 1)]!;
+        if (s < score || (s === score && keys[base + 2 * (j + 1) + 1]! > seq)) break;
       }
     }
     const lo = Math.min(i, j);
@@ -622,28 +629,29 @@ export class OrderedIndex {
     // Only start flags in [lo, hi + 1] and the next block's first one can change.
     const end = Math.min(n, hi + 2);
     const before = this.startsIn(k, lo, end);
+    const lastAt = base + 2 * (n - 1);
     const hasNext = hi === n - 1 && k + 1 < this.nb;
-    const nextFirst = hasNext ? keys[this.phys[k + 1]! * 2 * cap]! : 0;
-    const nextBefore = hasNext && nextFirst !== keys[base + n - 1] ? 1 : 0;
+    const nextFirst = hasNext ? keys[this.phys[k + 1]! * this.stride]! : 0;
+    const nextBefore = hasNext && nextFirst !== keys[lastAt] ? 1 : 0;
 
     const h = handles[rowBase + i]!;
+    // Shift the entries in between by one place.
     if (j < i) {
-      keys.copyWithin(base + j + 1, base + j, base + i);
-      keys.copyWithin(base + cap + j + 1, base + cap + j, base + cap + i);
+      keys.copyWithin(base + 2 * (j + 1), base + 2 * j, base + 2 * i);
       handles.copyWithin(rowBase + j + 1, rowBase + j, rowBase + i);
     } else if (j > i) {
-      keys.copyWithin(base + i, base + i + 1, base + j + 1);
-      keys.copyWithin(base + cap + i, base + cap + i + 1, base + cap + j + 1);
+      keys.copyWithin(base + 2 * i, base + 2 * (i + 1), base + 2 * (j + 1));
       handles.copyWithin(rowBase + i, rowBase + i + 1, rowBase + j + 1);
     }
-    keys[base + j] = score;
-    keys[base + cap + j] = seq;
+    const at = base + 2 * j;
+    keys[at] = score;
+    keys[at + 1] = seq;
     handles[rowBase + j] = h;
     this.meta[4 * h] = score;
     this.meta[4 * h + 2] = j;
     if (hi === n - 1) {
-      this.lastScore[k] = keys[base + n - 1]!;
-      this.lastSeq[k] = keys[base + cap + n - 1]!;
+      this.lastScore[k] = keys[lastAt]!;
+      this.lastSeq[k] = keys[lastAt + 1]!;
     }
 
     const delta = this.startsIn(k, lo, end) - before;
@@ -652,7 +660,7 @@ export class OrderedIndex {
       this.add(this.startTree, k, delta);
     }
     if (hasNext) {
-      const nextDelta = (nextFirst !== keys[base + n - 1] ? 1 : 0) - nextBefore;
+      const nextDelta = (nextFirst !== keys[lastAt] ? 1 : 0) - nextBefore;
       if (nextDelta !== 0) {
         this.starts[k + 1] = this.starts[k + 1]! + nextDelta;
         this.add(this.startTree, k + 1, nextDelta);
@@ -661,10 +669,10 @@ export class OrderedIndex {
   }
 
   private insertAt(k: number, i: number, score: number, seq: number, h: number): void {
-    const { keys, handles, cap } = this;
+    const { keys, handles } = this;
     const p = this.phys[k]!;
-    const base = p * 2 * cap;
-    const rowBase = p * cap;
+    const base = p * this.stride;
+    const rowBase = p * this.cap;
     const n = this.sizes[k]!;
 
     // Only the new entry's start flag and its successor's can change.
@@ -673,20 +681,17 @@ export class OrderedIndex {
     // The successor, if any, is in this block: boundByKey only returns the end of the last block.
     let nextDelta = 0;
     if (i < n) {
-      const next = keys[base + i]!;
+      const next = keys[base + 2 * i]!;
       nextDelta = (next !== score ? 1 : 0) - (next !== prev ? 1 : 0);
-    }
-
-    if (i < n) {
-      keys.copyWithin(base + i + 1, base + i, base + n);
-      keys.copyWithin(base + cap + i + 1, base + cap + i, base + cap + n);
+      keys.copyWithin(base + 2 * (i + 1), base + 2 * i, base + 2 * n);
       handles.copyWithin(rowBase + i + 1, rowBase + i, rowBase + n);
     } else {
       this.lastScore[k] = score;
       this.lastSeq[k] = seq;
     }
-    keys[base + i] = score;
-    keys[base + cap + i] = seq;
+    const at = base + 2 * i;
+    keys[at] = score;
+    keys[at + 1] = seq;
     handles[rowBase + i] = h;
     this.meta[4 * h] = score;
     this.meta[4 * h + 1] = p;
@@ -695,7 +700,7 @@ export class OrderedIndex {
     this.starts[k] = this.starts[k]! + startHere + nextDelta;
     this.count++;
 
-    if (n + 1 === cap) {
+    if (n + 1 === this.cap) {
       this.split(k);
       return;
     }
@@ -707,10 +712,10 @@ export class OrderedIndex {
   private deleteAt(k: number, i: number): number {
     const { keys, handles, cap } = this;
     const p = this.phys[k]!;
-    const base = p * 2 * cap;
+    const base = p * this.stride;
     const rowBase = p * cap;
     const n = this.sizes[k]!;
-    const score = keys[base + i]!;
+    const score = keys[base + 2 * i]!;
     const h = handles[rowBase + i]!;
 
     const prev = this.scoreBefore(k, i);
@@ -719,22 +724,21 @@ export class OrderedIndex {
     let nextDelta = 0;
     if (i + 1 < n) {
       nextK = k;
-      const next = keys[base + i + 1]!;
+      const next = keys[base + 2 * (i + 1)]!;
       nextDelta = (next !== prev ? 1 : 0) - (next !== score ? 1 : 0);
     } else if (k + 1 < this.nb) {
       nextK = k + 1;
-      const next = keys[this.phys[k + 1]! * 2 * cap]!;
+      const next = keys[this.phys[k + 1]! * this.stride]!;
       nextDelta = (next !== prev ? 1 : 0) - (next !== score ? 1 : 0);
     }
 
     const m = n - 1;
     if (i < m) {
-      keys.copyWithin(base + i, base + i + 1, base + n);
-      keys.copyWithin(base + cap + i, base + cap + i + 1, base + cap + n);
+      keys.copyWithin(base + 2 * i, base + 2 * (i + 1), base + 2 * n);
       handles.copyWithin(rowBase + i, rowBase + i + 1, rowBase + n);
     } else if (m > 0) {
-      this.lastScore[k] = keys[base + m - 1]!;
-      this.lastSeq[k] = keys[base + cap + m - 1]!;
+      this.lastScore[k] = keys[base + 2 * (m - 1)]!;
+      this.lastSeq[k] = keys[base + 2 * (m - 1) + 1]!;
     }
     this.sizes[k] = m;
     this.starts[k] = this.starts[k]! - startHere;
@@ -766,20 +770,18 @@ export class OrderedIndex {
 
   /** Moves the upper half of full block `k` into a new block after it. */
   private split(k: number): void {
-    const cap = this.cap;
     const slot = this.allocSlot();
     // allocSlot may have replaced the arena: read the arrays after it.
-    const { keys, handles, meta } = this;
+    const { keys, handles, meta, stride, cap } = this;
     const p = this.phys[k]!;
     const n = this.sizes[k]!;
     const h = n >> 1;
-    const from = p * 2 * cap;
-    const to = slot * 2 * cap;
-    keys.copyWithin(to, from + h, from + n);
-    keys.copyWithin(to + cap, from + cap + h, from + cap + n);
+    const from = p * stride;
+    const to = slot * stride;
+    keys.copyWithin(to, from + 2 * h, from + 2 * n);
+    handles.copyWithin(slot * cap, p * cap + h, p * cap + n);
     for (let j = h; j < n; j++) {
       const moved = handles[p * cap + j]!;
-      handles[slot * cap + j - h] = moved;
       meta[4 * moved + 1] = slot;
       meta[4 * moved + 2] = j - h;
     }
@@ -793,23 +795,22 @@ export class OrderedIndex {
     this.lastSeq[k + 1] = this.lastSeq[k]!;
     this.sizes[k] = h;
     this.starts[k] = leftStarts;
-    this.lastScore[k] = keys[from + h - 1]!;
-    this.lastSeq[k] = keys[from + cap + h - 1]!;
+    this.lastScore[k] = keys[from + 2 * (h - 1)]!;
+    this.lastSeq[k] = keys[from + 2 * (h - 1) + 1]!;
     this.rebuild();
   }
 
   /** Appends block `k + 1` to block `k` and removes it. */
   private merge(k: number): void {
-    const { keys, handles, meta, cap } = this;
+    const { keys, handles, meta, stride, cap } = this;
     const to = this.phys[k]!;
     const from = this.phys[k + 1]!;
     const n = this.sizes[k]!;
     const m = this.sizes[k + 1]!;
-    keys.copyWithin(to * 2 * cap + n, from * 2 * cap, from * 2 * cap + m);
-    keys.copyWithin(to * 2 * cap + cap + n, from * 2 * cap + cap, from * 2 * cap + cap + m);
+    keys.copyWithin(to * stride + 2 * n, from * stride, from * stride + 2 * m);
+    handles.copyWithin(to * cap + n, from * cap, from * cap + m);
     for (let j = 0; j < m; j++) {
       const moved = handles[from * cap + j]!;
-      handles[to * cap + n + j] = moved;
       meta[4 * moved + 1] = to;
       meta[4 * moved + 2] = n + j;
     }
@@ -853,15 +854,10 @@ export class OrderedIndex {
   private allocSlot(): number {
     const reused = this.freeSlotList.pop();
     if (reused !== undefined) return reused;
-    const cap = this.cap;
-    const capacity = this.handles.length / cap;
+    const capacity = this.keys.length / this.stride;
     if (this.slots === capacity) {
-      const keys = new Float64Array(capacity * 4 * cap);
-      keys.set(this.keys);
-      this.keys = keys;
-      const handles = new Int32Array(capacity * 2 * cap);
-      handles.set(this.handles);
-      this.handles = handles;
+      this.keys = grownFloats(this.keys);
+      this.handles = grownInts(this.handles);
       this.blockOfSlot = grownInts(this.blockOfSlot);
     }
     return this.slots++;
@@ -930,15 +926,16 @@ export class OrderedIndex {
     const mask = next - 1;
     const meta = new Float64Array(4 * next);
     const names = emptyNames(next);
-    const { keys, handles, cap, meta: oldMeta, names: oldNames } = this;
+    const { keys, handles, stride, cap, meta: oldMeta, names: oldNames } = this;
     for (let k = 0; k < this.nb; k++) {
       const p = this.phys[k]!;
       for (let j = 0, n = this.sizes[k]!; j < n; j++) {
+        const at = p * stride + 2 * j;
         const old = handles[p * cap + j]!;
         const tag = oldMeta[4 * old + 3]!;
         let h = (tag >>> 1) & mask;
         while (meta[4 * h + 3] !== EMPTY) h = (h + 1) & mask;
-        meta[4 * h] = keys[p * 2 * cap + j]!;
+        meta[4 * h] = keys[at]!;
         meta[4 * h + 1] = p;
         meta[4 * h + 2] = j;
         meta[4 * h + 3] = tag;
