@@ -174,7 +174,7 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     const mode = checkMode(options.mode);
     const b = this.live(board);
     if (b === undefined) return [];
-    return page(b.index, offset, offset + limit, mode);
+    return b.index.page(offset, offset + limit, mode);
   }
 
   async rank(board: string, userId: string, mode: RankMode): Promise<RankedEntry | null> {
@@ -198,7 +198,7 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     const width = 2 * radius + 1;
     // Shift the window off the edges so it stays full when the board is big enough.
     const start = Math.max(0, Math.min(pos - radius, index.size - width));
-    return page(index, start, start + width, mode);
+    return index.page(start, start + width, mode);
   }
 
   async count(board: string): Promise<number> {
@@ -286,22 +286,6 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     this.lastSweep = now;
     for (const b of this.expiring) if (b.expiresAt !== undefined && b.expiresAt <= now) this.drop(b);
   }
-}
-
-/** Entries at ordinal positions `[start, end)`, ranked by `mode`. */
-function page(index: OrderedIndex, start: number, end: number, mode: RankMode): RankedEntry[] {
-  const out: RankedEntry[] = [];
-  let prev = NaN;
-  let rank = 0;
-  index.forEachInRange(start, end, (userId, score, _seq, pos) => {
-    if (mode === "ordinal") rank = pos + 1;
-    else if (out.length === 0) rank = 1 + (mode === "standard" ? index.countAbove(score) : index.distinctAbove(score));
-    // Within a page every score between two neighbours is present, so ranks follow by counting.
-    else if (score !== prev) rank = mode === "standard" ? pos + 1 : rank + 1;
-    prev = score;
-    out.push({ userId, score, rank });
-  });
-  return out;
 }
 
 /**

@@ -36,6 +36,13 @@ export interface IndexEntry {
   readonly userId: string;
 }
 
+/** One row of {@link OrderedIndex.page}: a user, its score and its rank in the requested mode. */
+export interface RankedRow {
+  readonly userId: string;
+  readonly score: number;
+  readonly rank: number;
+}
+
 /** Options for {@link OrderedIndex}. */
 export interface OrderedIndexOptions {
   /**
@@ -375,6 +382,48 @@ export class OrderedIndex {
       k++;
       i = 0;
     }
+  }
+
+  /**
+   * The entries at positions `[start, end)` (clamped to the index) with their ranks in `mode`, in
+   * order: one O(log n) lookup, then a walk over consecutive blocks (no callback per row). Within
+   * a page every score between two neighbours is present, so after the first row ranks follow by
+   * counting.
+   */
+  page(start: number, end: number, mode: "standard" | "dense" | "ordinal"): RankedRow[] {
+    const from = Math.max(0, start);
+    const to = Math.min(this.count, end);
+    const out: RankedRow[] = [];
+    if (from >= to) return out;
+    this.locate(from);
+    let k = this.k;
+    let i = this.i;
+    const { keys, handles, names, stride, cap } = this;
+    let pos = from;
+    let rank = 0;
+    let prev = NaN;
+    if (mode !== "ordinal") {
+      // The first row's rank needs a search; `locate`'s k/i are read above, before it overwrites them.
+      const first = keys[this.phys[k]! * stride + 2 * i]!;
+      rank = 1 + (mode === "standard" ? this.countAbove(first) : this.distinctAbove(first));
+      prev = first;
+    }
+    while (pos < to) {
+      const p = this.phys[k]!;
+      const base = p * stride;
+      const rowBase = p * cap;
+      const stop = Math.min(this.sizes[k]!, i + (to - pos));
+      for (; i < stop; i++, pos++) {
+        const score = keys[base + 2 * i]!;
+        if (mode === "ordinal") rank = pos + 1;
+        else if (score !== prev) rank = mode === "standard" ? pos + 1 : rank + 1;
+        prev = score;
+        out.push({ userId: names[handles[rowBase + i]!]!, score, rank });
+      }
+      k++;
+      i = 0;
+    }
+    return out;
   }
 
   /** Throws `INTERNAL` when an internal invariant is broken. For tests; O(n). */
