@@ -233,9 +233,18 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     return [...new Set([...own, ...extra])];
   };
 
-  /** Delivers events to listeners and analytics, then lets rules react. */
-  const publish = async (events: readonly GamifyEvent[], depth: number): Promise<void> => {
+  /**
+   * Delivers events to listeners and analytics, then lets rules react. Without analytics and rules
+   * there is nothing to wait for, so it returns nothing (an award then saves a promise and a tick).
+   */
+  const publish = (events: readonly GamifyEvent[], depth: number): Promise<void> | undefined => {
     for (const event of events) emitter.emit(event);
+    if (!analytics && (ruleList.length === 0 || depth >= MAX_RULE_DEPTH)) return undefined;
+    return react(events, depth);
+  };
+
+  /** Analytics and rules: the part of {@link publish} that waits. */
+  const react = async (events: readonly GamifyEvent[], depth: number): Promise<void> => {
     if (analytics) {
       try {
         for (const event of events) await analytics.record(event);
@@ -284,11 +293,15 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     return { index, userId, metric, request, targets };
   };
 
-  /** Validates an item's user, metric and scopes, then plans it. */
-  const planWithScopes = async (index: number, item: BatchAward, at: number): Promise<PlannedAward> => {
+  /**
+   * Validates an item's user, metric and scopes, then plans it: synchronously unless `scopesOf`
+   * must be awaited, so a plain award spends no tick here.
+   */
+  const planWithScopes = (index: number, item: BatchAward, at: number): PlannedAward | Promise<PlannedAward> => {
     const userId = checkUserId(item.userId);
     const metric = item.metric === undefined ? defaultMetric : checkMetric(item.metric);
-    return planAward(index, item, at, await resolveScopes(userId, metric, item.scopes));
+    if (scopesOf === undefined) return planAward(index, item, at, checkScopes(item.scopes));
+    return resolveScopes(userId, metric, item.scopes).then((scopes) => planAward(index, item, at, scopes));
   };
 
   /** Applies one user's planned awards atomically, then updates boards and publishes. */
@@ -313,8 +326,8 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     );
     const results: AwardResult[] = [];
     const fresh: GamifyEvent[] = [];
-    /** Applied change per board, for the rank watch. */
-    const moved = new Map<string, number>();
+    /** Applied change per board, for the rank watch (only watched boards need it). */
+    const moved = watched.length > 0 ? new Map<string, number>() : undefined;
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i] as AwardOutcome;
       const { metric, targets: boardsOfAward } = planned[i] as PlannedAward;
@@ -323,7 +336,7 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
       const events: GamifyEvent[] = outcome.delta === 0 ? levelChanges : [outcome.event, ...levelChanges];
       if (!outcome.replayed) {
         for (const event of events) fresh.push(event);
-        for (const t of boardsOfAward) moved.set(t.board, (moved.get(t.board) ?? 0) + outcome.delta);
+        if (moved !== undefined) for (const t of boardsOfAward) moved.set(t.board, (moved.get(t.board) ?? 0) + outcome.delta);
         if (outcome.delta !== 0 && !boardsInStorage) {
           try {
             const updates = boardsOfAward.map(({ board, expiresAt }) => (expiresAt === undefined ? { board, delta: outcome.delta } : { board, delta: outcome.delta, expiresAt }));
@@ -345,8 +358,11 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
         events,
       });
     }
-    if (fresh.length > 0) await publish(fresh, depth);
-    if (watched.length > 0 && moved.size > 0) {
+    if (fresh.length > 0) {
+      const reacting = publish(fresh, depth);
+      if (reacting !== undefined) await reacting;
+    }
+    if (moved !== undefined && moved.size > 0) {
       const cause = fresh[0]?.id ?? generateId();
       try {
         for (const w of watched) await watcher.after(userId, [w], moved.get(w.target.board) ?? 0, cause);
@@ -361,7 +377,8 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
 
   const award = (userId: string, amount: number, options: AwardOptions, type: "add" | "remove", depth = 0) =>
     run(async () => {
-      const planned = await planWithScopes(0, { ...options, userId, amount, type }, clock());
+      const planning = planWithScopes(0, { ...options, userId, amount, type }, clock());
+      const planned = planning instanceof Promise ? await planning : planning;
       const [result] = await applyForUser(planned.userId, [planned], depth);
       return result as AwardResult;
     });

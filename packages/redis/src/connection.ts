@@ -140,15 +140,13 @@ export function createConnection(options: RedisConnectionOptions, adapter: strin
     },
     run,
     eval(script, keys, args) {
-      return run(script.name, async (c) => {
-        try {
-          return await c.evalsha(script.sha, keys.length, ...keys, ...args);
-        } catch (error) {
+      return run(script.name, (c) =>
+        c.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
           // A restarted or failed-over server has an empty script cache: EVAL loads it again.
           if (error instanceof Error && error.message.startsWith("NOSCRIPT")) return c.eval(script.lua, keys.length, ...keys, ...args);
           throw error;
-        }
-      });
+        }),
+      );
     },
     acquire() {
       users++;
@@ -169,12 +167,21 @@ export function createConnection(options: RedisConnectionOptions, adapter: strin
   };
 }
 
+/** `promise`, or a rejection after `ms`: one promise and one timer per call (every award pays this on a host's client). */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The URL without its password, for error messages. */

@@ -106,7 +106,8 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
         const { delta: _delta, total: _total, ...rest } = r.event;
         const boards = r.boards ?? [];
         perRequest.push(r.metric, r.delta, r.floor ?? "", levelIndex, r.level?.followDown ? "1" : "0", r.idempotencyKey ?? "");
-        perRequest.push(r.event.type, r.event.at, r.event.id, JSON.stringify(rest), boards.length);
+        // The script appends delta, total and the closing brace.
+        perRequest.push(r.event.type, r.event.at, r.event.id, JSON.stringify(rest).slice(0, -1), boards.length);
         for (const { board, expiresAt } of boards) {
           let index = boardIndex.get(board);
           if (index === undefined) {

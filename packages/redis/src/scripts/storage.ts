@@ -26,8 +26,8 @@ end
  *   then five keys per board (B boards).
  * ARGV: userId, now, expiresAt, ttlMs, n, L, B, B board names, then per request:
  *   metric, delta, floor|'', level table index|0, followDown 1|0, idempotency key|'', event type,
- *   event at, event id, event JSON without delta/total, board count, then per board: board index
- *   (1-based, into the names), expiresAt|''
+ *   event at, event id, event JSON without delta/total and without its closing brace, board count,
+ *   then per board: board index (1-based, into the names), expiresAt|''
  * Reply: {'OK', then per request either 0, delta, previousTotal, total, previousLevel, level (an
  *   applied award, as integers: the caller already has its event) or 1 and the stored outcome
  *   'delta|previousTotal|total|previousLevel|level|eventJSON' (a replay)},
@@ -125,8 +125,7 @@ for i = 1, n do
     local applied = total - prev
     if applied ~= 0 or key ~= '' then
       local totalS = fmt(total)
-      local head = ARGV[b + 9]
-      local event = string.sub(head, 1, -2) .. ',"delta":' .. fmt(math.abs(applied)) .. ',"total":' .. totalS .. '}'
+      local event = ARGV[b + 9] .. ',"delta":' .. fmt(math.abs(applied)) .. ',"total":' .. totalS .. '}'
       if key ~= '' then
         seen[key] = fmt(applied) .. '|' .. fmt(prev) .. '|' .. totalS .. '|' .. fmt(pl) .. '|' .. fmt(l) .. '|' .. event
         fresh[#fresh + 1] = key
