@@ -277,6 +277,34 @@ describe("OrderedIndex", () => {
     );
   });
 
+  test("moves inside one block over short and long distances, both ways", () => {
+    // Block size 64, 40 entries: all in one block, so every move below stays inside it.
+    const index = new OrderedIndex({ blockSize: 64 });
+    const live: ModelEntry[] = [];
+    let seq = 0;
+    for (let u = 0; u < 40; u++) {
+      const e = { userId: `m${u}`, score: (u % 20) * 10, seq: ++seq };
+      index.insert(e.score, e.seq, e.userId);
+      live.push(e);
+    }
+    for (const [u, score] of [
+      [3, 195], // up many places
+      [3, 5], // down many places
+      [7, 75], // a few places
+      [12, 125],
+      [0, 0], // same score, new stamp: to the end of its ties
+      [39, 195],
+    ] as const) {
+      const e = live[u]!;
+      e.score = score;
+      e.seq = ++seq;
+      index.move(index.handleOf(e.userId), score, e.seq);
+      const order = sorted(live);
+      checkIndex(index, order, 200);
+      for (const x of live) for (const mode of MODES) expect(index.rankOf(index.handleOf(x.userId), mode)).toBe(modelRank(order, order.indexOf(x), mode));
+    }
+  });
+
   test("moving a block's last entry updates the next block's first score start", () => {
     // Block size 4: four inserts split into [9, 5a] and [5b, 5c]; 5a and 5b are one run across blocks.
     const index = new OrderedIndex({ blockSize: 4 });

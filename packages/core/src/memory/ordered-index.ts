@@ -61,6 +61,9 @@ const DEFAULT_BLOCK_SIZE = 128;
 /** Per-block arrays start this long and double. */
 const INITIAL_BLOCKS = 8;
 
+/** Shifts of at most this many entries inside a block are loops rather than copyWithin calls. */
+const SHORT_SHIFT = 12;
+
 /** The user table starts with this many slots (a power of two) and doubles. */
 const INITIAL_TABLE = 16;
 
@@ -504,17 +507,20 @@ export class OrderedIndex {
     const handles = this.handles;
     const start = p * this.cap;
     const n = this.sizes[k]!;
-    const hint = Math.min(meta[4 * h + 2]!, n - 1);
+    const hint = meta[4 * h + 2]!;
     let i = -1;
-    if (handles[start + hint] === h) i = hint;
+    // The read's address does not wait for sizes[k] (only the predicted branch does), so the two
+    // loads overlap. A stale hint may point past the block's end, still inside its slot.
+    if (hint < n && handles[start + hint] === h) i = hint;
     else {
-      for (let d = 1; d < n; d++) {
-        if (hint - d >= 0 && handles[start + hint - d] === h) {
-          i = hint - d;
+      const near = Math.min(hint, n - 1);
+      for (let d = 0; d < n; d++) {
+        if (near - d >= 0 && handles[start + near - d] === h) {
+          i = near - d;
           break;
         }
-        if (hint + d < n && handles[start + hint + d] === h) {
-          i = hint + d;
+        if (near + d < n && handles[start + near + d] === h) {
+          i = near + d;
           break;
         }
       }
@@ -684,13 +690,24 @@ export class OrderedIndex {
     const nextBefore = hasNext && nextFirst !== keys[lastAt] ? 1 : 0;
 
     const h = handles[rowBase + i]!;
-    // Shift the entries in between by one place.
+    // Shift the entries in between by one place. A small change moves a few places, where a loop
+    // beats copyWithin's call (about 40 ns for the two).
     if (j < i) {
-      keys.copyWithin(base + 2 * (j + 1), base + 2 * j, base + 2 * i);
-      handles.copyWithin(rowBase + j + 1, rowBase + j, rowBase + i);
+      if (i - j <= SHORT_SHIFT) {
+        for (let x = base + 2 * i + 1, stop = base + 2 * j + 2; x >= stop; x--) keys[x] = keys[x - 2]!;
+        for (let x = rowBase + i; x > rowBase + j; x--) handles[x] = handles[x - 1]!;
+      } else {
+        keys.copyWithin(base + 2 * (j + 1), base + 2 * j, base + 2 * i);
+        handles.copyWithin(rowBase + j + 1, rowBase + j, rowBase + i);
+      }
     } else if (j > i) {
-      keys.copyWithin(base + 2 * i, base + 2 * (i + 1), base + 2 * (j + 1));
-      handles.copyWithin(rowBase + i, rowBase + i + 1, rowBase + j + 1);
+      if (j - i <= SHORT_SHIFT) {
+        for (let x = base + 2 * i, stop = base + 2 * j; x < stop; x++) keys[x] = keys[x + 2]!;
+        for (let x = rowBase + i; x < rowBase + j; x++) handles[x] = handles[x + 1]!;
+      } else {
+        keys.copyWithin(base + 2 * i, base + 2 * (i + 1), base + 2 * (j + 1));
+        handles.copyWithin(rowBase + i, rowBase + i + 1, rowBase + j + 1);
+      }
     }
     const at = base + 2 * j;
     keys[at] = score;
