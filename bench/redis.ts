@@ -22,19 +22,50 @@ function rows(measure: string, floorName: string, c: Compared, target?: number):
   ];
 }
 
-/** Calls and microseconds Redis has spent in EVALSHA so far (INFO commandstats). */
-async function evalshaStats(client: Redis): Promise<{ calls: number; usec: number }> {
-  const info = await client.info("commandstats");
-  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(info);
-  return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
+/** What Redis has done so far: EVALSHA calls and µs, commands run inside scripts, and its process CPU (INFO commandstats, INFO cpu). */
+async function redisStats(client: Redis): Promise<{ calls: number; usec: number; inner: number; cpuMicros: number }> {
+  const [commands, cpu] = await Promise.all([client.info("commandstats"), client.info("cpu")]);
+  let calls = 0;
+  let usec = 0;
+  let inner = 0;
+  for (const m of commands.matchAll(/cmdstat_([a-z|]+):calls=(\d+),usec=(\d+)/g)) {
+    if (m[1] === "evalsha") {
+      calls = Number(m[2]);
+      usec = Number(m[3]);
+    } else if (m[1] !== "info") {
+      // Everything but the bench's own INFO: the script's commands (and any other client's).
+      inner += Number(m[2]);
+    }
+  }
+  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(cpu)?.[1] ?? 0);
+  return { calls, usec, inner, cpuMicros: (seconds("used_cpu_user") + seconds("used_cpu_sys")) * 1e6 };
 }
 
-/** Redis's own CPU time per EVALSHA while `op` runs `total` times, 32 in flight (other clients' EVALSHAs would count too). */
-async function serverMicros(client: Redis, total: number, op: (i: number) => Promise<unknown>): Promise<number> {
-  const before = await evalshaStats(client);
+/** Per operation while `op` runs `total` times, 32 in flight (other clients' work on the server would count too). */
+interface Cost {
+  /** Redis's own time in EVALSHA (INFO commandstats). */
+  readonly evalshaMicros: number;
+  /** Redis process CPU, network I/O included (INFO cpu). */
+  readonly redisCpuMicros: number;
+  /** This process's CPU: engine, adapter, ioredis, socket writes (process.cpuUsage). */
+  readonly clientCpuMicros: number;
+  /** Commands run inside the script. */
+  readonly innerCommands: number;
+}
+
+async function costOf(client: Redis, total: number, op: (i: number) => Promise<unknown>): Promise<Cost> {
+  const before = await redisStats(client);
+  const cpu = process.cpuUsage();
   await drive(total, 32, op);
-  const after = await evalshaStats(client);
-  return (after.usec - before.usec) / Math.max(1, after.calls - before.calls);
+  const used = process.cpuUsage(cpu);
+  const after = await redisStats(client);
+  const calls = Math.max(1, after.calls - before.calls);
+  return {
+    evalshaMicros: (after.usec - before.usec) / calls,
+    redisCpuMicros: (after.cpuMicros - before.cpuMicros) / total,
+    clientCpuMicros: (used.user + used.system) / total,
+    innerCommands: (after.inner - before.inner) / calls,
+  };
 }
 
 /** Deletes every key under `prefix` (SCAN + UNLINK, never KEYS). */
@@ -72,16 +103,25 @@ export async function redisBench(quick: boolean): Promise<Row[]> {
       out.push(...rows(`${AWARD}, ${inFlight} in flight`, FLOOR, await compare(rounds, total, inFlight, award, bare), 0.8));
     }
 
-    // Where the time goes: Redis's own time per script, from its command statistics.
+    // Where the time goes: Redis's time per script, its whole CPU, this process's CPU, and the
+    // commands the script runs, per award, beside the same figures for the floor.
     const sample = quick ? 100 : 5_000;
-    out.push({
+    const awardCost = await costOf(client, sample, award);
+    const bareCost = await costOf(client, sample, bare);
+    const cost = (measure: string, key: keyof Cost, unit: string): Row => ({
       area: AREA,
-      measure: `${AWARD}: Redis server time per award script`,
-      value: await serverMicros(client, sample, award),
-      unit: "µs",
-      baseline: { name: FLOOR, value: await serverMicros(client, sample, bare) },
+      measure: `${AWARD}: ${measure}`,
+      value: awardCost[key],
+      unit,
+      baseline: { name: FLOOR, value: bareCost[key] },
       better: "lower",
     });
+    out.push(
+      cost("Redis server time per award script", "evalshaMicros", "µs"),
+      cost("Redis commands run inside the script per award", "innerCommands", "commands"),
+      cost("Redis process CPU per award, network I/O included", "redisCpuMicros", "µs"),
+      cost("client CPU per award (engine, adapter, ioredis, socket)", "clientCpuMicros", "µs"),
+    );
 
     // redis-rank: the same board updates (all-time and this week, adding points) on the same server.
     const week = 7 * 86_400_000;
