@@ -257,15 +257,14 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     }
   };
 
-  const planAward = (index: number, item: BatchAward, at: number, scopes: readonly string[]): PlannedAward => {
-    const userId = checkUserId(item.userId);
-    // Only an absent metric means the default; null or "" is a caller's mistake.
-    const metric = item.metric === undefined ? defaultMetric : checkMetric(item.metric);
+  /** Plans an item whose user id and metric {@link planWithScopes} validated. */
+  const planAward = (index: number, item: BatchAward, userId: string, metric: string, at: number, scopes: readonly string[]): PlannedAward => {
     const amount = checkAmount(item.amount);
     const type = item.type ?? "add";
     if (type !== "add" && type !== "remove") throw invalidArgument(`type must be "add" or "remove"; got ${describe(type)}.`, { field: "type" });
     const metadata = checkMetadata(item.metadata);
     checkReason(item.reason);
+    // Optional fields are assigned rather than spread: same key order, less work on every award.
     const event = {
       id: generateId(),
       type: type === "add" ? "points_added" : "points_removed",
@@ -274,22 +273,18 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
       metric,
       delta: amount,
       total: 0,
-      ...(item.reason === undefined ? {} : { reason: item.reason }),
-      ...(metadata === undefined ? {} : { metadata }),
-      ...(scopes.length === 0 ? {} : { scopes }),
-    } as PointsEvent;
+    } as { -readonly [K in keyof PointsEvent]: PointsEvent[K] };
+    if (item.reason !== undefined) event.reason = item.reason;
+    if (metadata !== undefined) event.metadata = metadata;
+    if (scopes.length > 0) event.scopes = scopes;
     const targets = boards.boardsAt(metric, event.at, scopes, at);
     const level = policies.get(metric);
-    const opts = metricOptions.get(metric);
-    const request: AwardRequest = {
-      metric,
-      delta: type === "add" ? amount : -amount,
-      event,
-      ...(item.idempotencyKey === undefined ? {} : { idempotencyKey: checkIdempotencyKey(item.idempotencyKey) }),
-      ...(opts?.floor === undefined ? {} : { floor: opts.floor }),
-      ...(level ? { level } : {}),
-      ...(boardsInStorage ? { boards: targets.map(({ board, expiresAt }) => (expiresAt === undefined ? { board } : { board, expiresAt })) } : {}),
-    };
+    const floor = metricOptions.get(metric)?.floor;
+    const request: { -readonly [K in keyof AwardRequest]: AwardRequest[K] } = { metric, delta: type === "add" ? amount : -amount, event };
+    if (item.idempotencyKey !== undefined) request.idempotencyKey = checkIdempotencyKey(item.idempotencyKey);
+    if (floor !== undefined) request.floor = floor;
+    if (level) request.level = level;
+    if (boardsInStorage) request.boards = targets.map(({ board, expiresAt }) => (expiresAt === undefined ? { board } : { board, expiresAt }));
     return { index, userId, metric, request, targets };
   };
 
@@ -299,9 +294,10 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
    */
   const planWithScopes = (index: number, item: BatchAward, at: number): PlannedAward | Promise<PlannedAward> => {
     const userId = checkUserId(item.userId);
+    // Only an absent metric means the default; null or "" is a caller's mistake.
     const metric = item.metric === undefined ? defaultMetric : checkMetric(item.metric);
-    if (scopesOf === undefined) return planAward(index, item, at, checkScopes(item.scopes));
-    return resolveScopes(userId, metric, item.scopes).then((scopes) => planAward(index, item, at, scopes));
+    if (scopesOf === undefined) return planAward(index, item, userId, metric, at, checkScopes(item.scopes));
+    return resolveScopes(userId, metric, item.scopes).then((scopes) => planAward(index, item, userId, metric, at, scopes));
   };
 
   /** Applies one user's planned awards atomically, then updates boards and publishes. */
