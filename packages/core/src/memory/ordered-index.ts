@@ -145,12 +145,14 @@ export class OrderedIndex {
   private slots = 0;
 
   /**
-   * The user table. Per slot (= handle) h, in half a cache line: its score at meta[4h], its physical
-   * slot at meta[4h + 1], at meta[4h + 2] its offset in the block when last seen (shifts of its
-   * neighbours make it drift, so lookups start there and look outwards: one cache line of the block
-   * instead of a scan) and at meta[4h + 3] its tag (EMPTY, FREED, or the id's hash with the low bit set).
+   * The user table, 16 bytes per slot (= handle) h in one buffer seen as doubles (`meta`) and as
+   * int32s (`metaInt`): its score at meta[2h]; at metaInt[4h + 2] its place in the arena when last
+   * seen, `p * cap + offset` for physical slot p (shifts of its neighbours make the offset drift,
+   * so lookups start there and look outwards: one cache line of the block instead of a scan); at
+   * metaInt[4h + 3] its tag (EMPTY, FREED, or the id's hash with the low bit set).
    */
   private meta: Float64Array;
+  private metaInt: Int32Array;
   /** User id per slot ("" for an empty or freed slot, so removed ids can be collected). */
   private names: string[];
   /** Slots - 1 (the slot count is a power of two). */
@@ -192,7 +194,8 @@ export class OrderedIndex {
     this.keys = new Float64Array(this.stride);
     this.handles = new Int32Array(cap);
     this.blockOfSlot = new Int32Array(1);
-    this.meta = new Float64Array(4 * INITIAL_TABLE);
+    this.meta = new Float64Array(2 * INITIAL_TABLE);
+    this.metaInt = new Int32Array(this.meta.buffer);
     this.names = emptyNames(INITIAL_TABLE);
     this.phys = new Int32Array(INITIAL_BLOCKS);
     this.sizes = new Int32Array(INITIAL_BLOCKS);
@@ -235,10 +238,10 @@ export class OrderedIndex {
   handleOf(userId: string): number {
     const hash = hashId(userId);
     const tag = hash | 1;
-    const meta = this.meta;
+    const metaInt = this.metaInt;
     const mask = this.mask;
     for (let h = (hash >>> 1) & mask; ; h = (h + 1) & mask) {
-      const t = meta[4 * h + 3]!;
+      const t = metaInt[4 * h + 3]!;
       if (t === tag) {
         if (this.names[h] === userId) return h;
       } else if (t === EMPTY) return -1;
@@ -287,7 +290,7 @@ export class OrderedIndex {
 
   /** Score of the entry with handle `h`. */
   scoreOf(h: number): number {
-    return this.meta[4 * h]!;
+    return this.meta[2 * h]!;
   }
 
   /** 0-based position of `(score, seq)`, or -1 when absent. */
@@ -458,7 +461,7 @@ export class OrderedIndex {
         const h = this.handles[p * cap + j]!;
         if (handlesSeen.has(h)) fail(`handle ${h} used twice`);
         handlesSeen.add(h);
-        if (this.meta[4 * h] !== s || this.meta[4 * h + 1] !== p) fail(`handle ${h} out of date`);
+        if (this.meta[2 * h] !== s || Math.floor(this.metaInt[4 * h + 2]! / cap) !== p) fail(`handle ${h} out of date`);
         if (total + j > 0 && !(prevScore > s || (prevScore === s && prevSeq < q))) fail(`order at position ${total + j}`);
         if (s !== prevScore) starts++;
         prevScore = s;
@@ -473,7 +476,7 @@ export class OrderedIndex {
     let live = 0;
     let used = 0;
     for (let h = 0; h <= this.mask; h++) {
-      const t = this.meta[4 * h + 3]!;
+      const t = this.metaInt[4 * h + 3]!;
       if (t !== EMPTY) used++;
       if (t === EMPTY || t === FREED) {
         if (this.names[h] !== "") fail(`free slot ${h} keeps an id`);
@@ -501,13 +504,15 @@ export class OrderedIndex {
    * outwards from where it was last seen.
    */
   private findHandle(h: number): void {
-    const meta = this.meta;
-    const p = meta[4 * h + 1]!;
+    const metaInt = this.metaInt;
+    const cap = this.cap;
+    const seen = metaInt[4 * h + 2]!;
+    const p = (seen / cap) | 0;
     const k = this.blockOfSlot[p]!;
     const handles = this.handles;
-    const start = p * this.cap;
+    const start = p * cap;
     const n = this.sizes[k]!;
-    const hint = meta[4 * h + 2]!;
+    const hint = seen - start;
     let i = -1;
     // The read's address does not wait for sizes[k] (only the predicted branch does), so the two
     // loads overlap. A stale hint may point past the block's end, still inside its slot.
@@ -525,7 +530,7 @@ export class OrderedIndex {
         }
       }
       if (i < 0) throw new GamifyError("INTERNAL", `ordered index: unknown handle ${h}.`);
-      meta[4 * h + 2] = i;
+      metaInt[4 * h + 2] = start + i;
     }
     this.k = k;
     this.i = i;
@@ -713,8 +718,8 @@ export class OrderedIndex {
     keys[at] = score;
     keys[at + 1] = seq;
     handles[rowBase + j] = h;
-    this.meta[4 * h] = score;
-    this.meta[4 * h + 2] = j;
+    this.meta[2 * h] = score;
+    this.metaInt[4 * h + 2] = rowBase + j;
     if (hi === n - 1) {
       this.lastScore[k] = keys[lastAt]!;
       this.lastSeq[k] = keys[lastAt + 1]!;
@@ -759,9 +764,8 @@ export class OrderedIndex {
     keys[at] = score;
     keys[at + 1] = seq;
     handles[rowBase + i] = h;
-    this.meta[4 * h] = score;
-    this.meta[4 * h + 1] = p;
-    this.meta[4 * h + 2] = i;
+    this.meta[2 * h] = score;
+    this.metaInt[4 * h + 2] = rowBase + i;
     this.sizes[k] = n + 1;
     this.starts[k] = this.starts[k]! + startHere + nextDelta;
     this.count++;
@@ -838,7 +842,7 @@ export class OrderedIndex {
   private split(k: number): void {
     const slot = this.allocSlot();
     // allocSlot may have replaced the arena: read the arrays after it.
-    const { keys, handles, meta, stride, cap } = this;
+    const { keys, handles, metaInt, stride, cap } = this;
     const p = this.phys[k]!;
     const n = this.sizes[k]!;
     const h = n >> 1;
@@ -848,8 +852,7 @@ export class OrderedIndex {
     handles.copyWithin(slot * cap, p * cap + h, p * cap + n);
     for (let j = h; j < n; j++) {
       const moved = handles[p * cap + j]!;
-      meta[4 * moved + 1] = slot;
-      meta[4 * moved + 2] = j - h;
+      metaInt[4 * moved + 2] = slot * cap + j - h;
     }
     const leftStarts = this.startsIn(k, 0, h);
 
@@ -868,7 +871,7 @@ export class OrderedIndex {
 
   /** Appends block `k + 1` to block `k` and removes it. */
   private merge(k: number): void {
-    const { keys, handles, meta, stride, cap } = this;
+    const { keys, handles, metaInt, stride, cap } = this;
     const to = this.phys[k]!;
     const from = this.phys[k + 1]!;
     const n = this.sizes[k]!;
@@ -877,8 +880,7 @@ export class OrderedIndex {
     handles.copyWithin(to * cap + n, from * cap, from * cap + m);
     for (let j = 0; j < m; j++) {
       const moved = handles[from * cap + j]!;
-      meta[4 * moved + 1] = to;
-      meta[4 * moved + 2] = n + j;
+      metaInt[4 * moved + 2] = to * cap + n + j;
     }
     this.sizes[k] = n + m;
     this.starts[k] = this.starts[k]! + this.starts[k + 1]!;
@@ -953,7 +955,7 @@ export class OrderedIndex {
 
   /** Frees a handle's slot (a tombstone, so probes pass it), dropping its id so the string can be collected. */
   private freeHandle(h: number): void {
-    this.meta[4 * h + 3] = FREED;
+    this.metaInt[4 * h + 3] = FREED;
     this.names[h] = "";
   }
 
@@ -964,19 +966,19 @@ export class OrderedIndex {
   private claimSlot(userId: string): number {
     const hash = hashId(userId);
     const tag = hash | 1;
-    const meta = this.meta;
+    const metaInt = this.metaInt;
     const mask = this.mask;
     let free = -1;
     let h = (hash >>> 1) & mask;
     for (; ; h = (h + 1) & mask) {
-      const t = meta[4 * h + 3]!;
+      const t = metaInt[4 * h + 3]!;
       if (t === EMPTY) break;
       if (t === tag && this.names[h] === userId) throw new GamifyError("INTERNAL", `ordered index: user ${userId} is already present.`);
       if (t === FREED && free < 0) free = h;
     }
     if (free >= 0) h = free;
     else this.used++;
-    meta[4 * h + 3] = tag;
+    metaInt[4 * h + 3] = tag;
     this.names[h] = userId;
     return h;
   }
@@ -990,26 +992,27 @@ export class OrderedIndex {
     const size = this.mask + 1;
     const next = this.count + 1 > size >>> 1 ? size * 2 : size;
     const mask = next - 1;
-    const meta = new Float64Array(4 * next);
+    const meta = new Float64Array(2 * next);
+    const metaInt = new Int32Array(meta.buffer);
     const names = emptyNames(next);
-    const { keys, handles, stride, cap, meta: oldMeta, names: oldNames } = this;
+    const { keys, handles, stride, cap, metaInt: oldMetaInt, names: oldNames } = this;
     for (let k = 0; k < this.nb; k++) {
       const p = this.phys[k]!;
       for (let j = 0, n = this.sizes[k]!; j < n; j++) {
         const at = p * stride + 2 * j;
         const old = handles[p * cap + j]!;
-        const tag = oldMeta[4 * old + 3]!;
+        const tag = oldMetaInt[4 * old + 3]!;
         let h = (tag >>> 1) & mask;
-        while (meta[4 * h + 3] !== EMPTY) h = (h + 1) & mask;
-        meta[4 * h] = keys[at]!;
-        meta[4 * h + 1] = p;
-        meta[4 * h + 2] = j;
-        meta[4 * h + 3] = tag;
+        while (metaInt[4 * h + 3] !== EMPTY) h = (h + 1) & mask;
+        meta[2 * h] = keys[at]!;
+        metaInt[4 * h + 2] = p * cap + j;
+        metaInt[4 * h + 3] = tag;
         names[h] = oldNames[old]!;
         handles[p * cap + j] = h;
       }
     }
     this.meta = meta;
+    this.metaInt = metaInt;
     this.names = names;
     this.mask = mask;
     this.used = this.count;
