@@ -924,6 +924,8 @@ export class OrderedIndex {
     if (reused !== undefined) return reused;
     const capacity = this.keys.length / this.stride;
     if (this.slots === capacity) {
+      // Arena places are stored as int32 in the user table.
+      if (2 * capacity * this.cap > 2 ** 31) throw new GamifyError("OUT_OF_RANGE", "A memory leaderboard board holds fewer than 2^31 entries; use a database-backed store for boards this large.");
       this.keys = grownFloats(this.keys);
       this.handles = grownInts(this.handles);
       this.blockOfSlot = grownInts(this.blockOfSlot);
