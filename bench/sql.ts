@@ -46,13 +46,15 @@ function upserts(pool: BenchPool, table: string) {
   };
 }
 
-/** Drops every table whose name starts with `prefix`. */
+/** Drops every table whose name starts with `prefix`, and the award routine of that prefix. */
 async function dropPrefix(pool: BenchPool, prefix: string): Promise<void> {
   const listed =
     pool.dialect === "postgres"
       ? ((await pool.query("SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()")) as { rows: { name: string }[] }).rows
       : ((await pool.query("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()")) as [{ name: string }[]])[0];
   for (const { name } of listed) if (name.startsWith(prefix)) await pool.query(`DROP TABLE IF EXISTS ${name}`);
+  // Migration 0003's award routine.
+  await pool.query(pool.dialect === "postgres" ? `DROP FUNCTION IF EXISTS ${prefix}apply_award(jsonb)` : `DROP PROCEDURE IF EXISTS ${prefix}apply_award`);
 }
 
 function rows(area: string, measure: string, floor: string, c: Compared, options: { scale?: number; target?: number; latencies?: boolean } = {}): Row[] {

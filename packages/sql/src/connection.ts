@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { GamifyError } from "@gamifykit/core";
 import { Kysely, MysqlAdapter, MysqlDialect, PostgresAdapter, PostgresDialect, type Dialect, type MysqlPool, type PostgresPool, type Transaction } from "kysely";
 import type { Client as PgClient, Pool as PgPool } from "pg";
@@ -5,6 +6,24 @@ import type { createPool as mysqlCreatePool } from "mysql2";
 import { closedError, isRetryable, wrapError } from "./errors.js";
 import type { KyselyInstance, SqlCommonOptions, SqlConnectionOptions, SqlDialectName } from "./options.js";
 import { tableNames, type Tables } from "./tables.js";
+
+/**
+ * Names of prepared statements, by text: a hash of the text, so a name always stands for
+ * one text, even on a pool shared with another copy of this module.
+ */
+const statementNames = new Map<string, string>();
+/** Past this many texts, further ones run unprepared, so the cache per connection stays small. */
+const MAX_STATEMENT_NAMES = 256;
+
+/** The prepared-statement name for a statement's text, or undefined past the cap. */
+export function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_STATEMENT_NAMES) {
+    name = `gamifykit_${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
 
 /** Rows as the adapter sees them: its tables are named at run time, so columns are untyped. */
 export type Row = Record<string, unknown>;
@@ -233,6 +252,40 @@ export class SqlHandle {
       return await work(await this.db());
     } catch (error) {
       throw wrapError(error, what);
+    }
+  }
+
+  /**
+   * Runs one statement outside a transaction and returns its rows: as a prepared statement when
+   * the pool allows it (PostgreSQL then skips planning it, so its text must not vary with the
+   * values), else through Kysely. Driver errors are thrown as they are, for the caller to wrap.
+   */
+  async rows(query: { compile(db: Db): { sql: string; parameters: readonly unknown[] }; execute(db: Db): Promise<{ rows: unknown[] }> }): Promise<Row[]> {
+    const db = await this.db();
+    const prepared = (await this.opened)?.prepared;
+    if (prepared !== undefined) {
+      const compiled = query.compile(db);
+      const name = statementName(compiled.sql);
+      if (name !== undefined) return prepared(name, compiled.sql, compiled.parameters);
+    }
+    return (await query.execute(db)).rows as Row[];
+  }
+
+  /**
+   * Runs `work` (one statement, or a routine that is its own transaction), retried with jitter
+   * like {@link transaction} on deadlocks and serialization failures; other errors are thrown as they are.
+   */
+  async retrying<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (attempt < MAX_ATTEMPTS && isRetryable(error, attempt)) {
+          await sleep(Math.random() * Math.min(100, 4 * 2 ** attempt));
+          continue;
+        }
+        throw error;
+      }
     }
   }
 

@@ -22,6 +22,15 @@ export function isRetryable(error: unknown, attempt: number): boolean {
   return code === "40001" || code === "40P01" || errno === 1213;
 }
 
+/**
+ * True when the error says the award routine `name` does not exist (PostgreSQL 42883, MySQL
+ * 1305): the tables were migrated by an older version, before migration 0003.
+ */
+export function isMissingRoutine(error: unknown, name: string): boolean {
+  const { code, errno, message } = fields(error);
+  return (code === "42883" || errno === 1305) && String(message).includes(name.replace(/["`]/g, ""));
+}
+
 /** True when the error says one of the adapter's tables does not exist. */
 function isMissingTable(error: unknown): boolean {
   const { code, errno } = fields(error);

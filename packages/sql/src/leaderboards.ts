@@ -1,9 +1,8 @@
-import { createHash } from "node:crypto";
 import { checkCount, checkRankMode as checkMode, checkScore, GamifyError, type LeaderboardStore, type RankMode, type RankedEntry } from "@gamifykit/core";
 import { sql, type Expression, type RawBuilder, type SqlBool } from "kysely";
-import { Lifecycle, SqlHandle, num, type Db, type Row, type Trx } from "./connection.js";
+import { Lifecycle, SqlHandle, num, statementName, type Db, type Row, type Trx } from "./connection.js";
 import { executeAll, upsert, withStatements, type Compilable } from "./dialect.js";
-import { BUCKET_BITS, BUCKET_LEVELS } from "./migrations.js";
+import { BUCKET_BITS, BUCKET_LEVELS } from "./buckets.js";
 import type { SqlLeaderboardsOptions } from "./options.js";
 import { KeyedQueue } from "./queue.js";
 
@@ -50,6 +49,23 @@ export interface FusedBoards {
   ): Promise<WriteResult>;
   /** After commit. */
   settle(expiring: WriteResult["expiring"]): void;
+  /**
+   * Plans the same increments without a transaction, for a storage that writes them itself (the
+   * award routine): given the user's entries as read (board → score), the new score of each
+   * changed board, the score-counter changes in lock order, and the board expiries to store.
+   * Throws OUT_OF_RANGE, writing nothing, when a score would leave the safe-integer range.
+   */
+  plan(updates: readonly { readonly board: string; readonly delta: number; readonly expiresAt?: number | undefined }[], stored: ReadonlyMap<string, number>): BoardPlan;
+}
+
+/** What {@link FusedBoards.plan} returns. */
+export interface BoardPlan {
+  /** The changed boards and the user's new score on each. */
+  readonly entries: readonly { readonly board: string; readonly score: number }[];
+  /** Score-counter changes, merged per (board, score), in (board, score) order. */
+  readonly counters: readonly CounterMove[];
+  /** Board expiries to store; pass them to {@link FusedBoards.settle} once committed. */
+  readonly expiring: WriteResult["expiring"];
 }
 
 /** How a fused write differs from the store's own: the lock is held and the entries read. */
@@ -67,28 +83,42 @@ export function fusedBoards(store: LeaderboardStore): FusedBoards | undefined {
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** A change of `n` entries at one (board, score). */
+export type CounterMove = { readonly board: string; readonly score: number; readonly n: number };
+
+/**
+ * Counter changes merged per (board, score), without the ones that cancel out, in (board, score)
+ * order: every writer locks counter rows in that order, so two writers cannot deadlock on them.
+ */
+function mergeMoves(moves: readonly CounterMove[]): { board: string; score: number; n: number }[] {
+  const merged = new Map<string, { board: string; score: number; n: number }>();
+  for (const m of moves) {
+    const key = `${m.score}\u0000${m.board}`;
+    const entry = merged.get(key) ?? { board: m.board, score: m.score, n: 0 };
+    entry.n += m.n;
+    merged.set(key, entry);
+  }
+  return [...merged.values()].filter((d) => d.n !== 0).sort((a, b) => byString(a.board, b.board) || a.score - b.score);
+}
+
+/** The boards (of `boards`, in that order) whose score differs between `before` and `after`. */
+function changedBoards(boards: readonly string[], before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): string[] {
+  return boards.filter((board) => after.get(board) !== before.get(board));
+}
+
+/** The counter changes of moving the user on `changed` boards: -1 at the old score (if any), +1 at the new. */
+function countMoves(changed: readonly string[], before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): CounterMove[] {
+  return changed.flatMap((board) => {
+    const from = before.get(board);
+    const to = { board, score: after.get(board) as number, n: 1 };
+    return from === undefined ? [to] : [{ board, score: from, n: -1 }, to];
+  });
+}
+
 const FANOUT = 2 ** BUCKET_BITS;
 
 /** The level-`level` bucket of a score: floor(score / 64^level), exact for safe integers. */
 const bucketOf = (score: number, level: number): number => Math.floor(score / 2 ** (BUCKET_BITS * level));
-
-/**
- * Names of the prepared rank statements, by text: a hash of the text, so a name always stands for
- * one text, even on a pool shared with another copy of this module.
- */
-const statementNames = new Map<string, string>();
-/** Past this many texts, further ones run unprepared, so the cache per connection stays small. */
-const MAX_STATEMENT_NAMES = 256;
-
-/** The prepared-statement name for a rank statement's text, or undefined past the cap. */
-function statementName(text: string): string | undefined {
-  let name = statementNames.get(text);
-  if (name === undefined && statementNames.size < MAX_STATEMENT_NAMES) {
-    name = `gamifykit_${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
-    statementNames.set(text, name);
-  }
-  return name;
-}
 
 /** What one ranking statement counts; `tie` and `self` are optional. */
 interface Counts {
@@ -169,14 +199,7 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
    * small increment usually touches no bucket at all.
    */
   const moveCounts = async (trx: Trx, moves: readonly { board: string; score: number; n: number }[], alongside: readonly Compilable[] = []): Promise<void> => {
-    const merged = new Map<string, { board: string; score: number; n: number }>();
-    for (const m of moves) {
-      const key = `${m.score}\u0000${m.board}`;
-      const entry = merged.get(key) ?? { board: m.board, score: m.score, n: 0 };
-      entry.n += m.n;
-      merged.set(key, entry);
-    }
-    const rows = [...merged.values()].filter((d) => d.n !== 0).sort((a, b) => byString(a.board, b.board) || a.score - b.score);
+    const rows = mergeMoves(moves);
     if (rows.length === 0) {
       await executeAll(dialect, trx, alongside);
       return;
@@ -303,6 +326,24 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
   };
 
   /**
+   * The scores after `updates` (throwing OUT_OF_RANGE before anything is written), the running
+   * score per board, and the board expiries to store (those not already known to be stored).
+   */
+  const planScores = (updates: readonly WriteUpdate[], before: ReadonlyMap<string, number>) => {
+    const running = new Map(before);
+    const wantedExpiry = new Map<string, number>();
+    const out: number[] = [];
+    for (const u of updates) {
+      const score = u.next(running.get(u.board));
+      running.set(u.board, score);
+      out.push(score);
+      if (u.expiresAt !== undefined) wantedExpiry.set(u.board, u.expiresAt);
+    }
+    const expiring = [...wantedExpiry].filter(([board, at]) => expiries.get(board) !== at).sort(([a], [b]) => byString(a, b));
+    return { out, running, expiring };
+  };
+
+  /**
    * Applies score updates for one user inside `trx` (after {@link prepare} for their boards) and
    * returns the score after each update, plus the expiries written, for {@link settle} after commit.
    * `next` maps the running score (undefined when absent) to the new one.
@@ -315,17 +356,8 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       const stored = await trx.selectFrom(t.boardEntries).select(["board", "score"]).where("user_id", "=", userId).where("board", "in", boards).execute();
       before = new Map(stored.map((row) => [String(row.board), num(row.score)]));
     } else before = fused.stored;
-    const running = new Map(before);
-    const wantedExpiry = new Map<string, number>();
-    const out: number[] = [];
     // Plan first: an OUT_OF_RANGE anywhere rolls back before anything is written.
-    for (const u of updates) {
-      const score = u.next(running.get(u.board));
-      running.set(u.board, score);
-      out.push(score);
-      if (u.expiresAt !== undefined) wantedExpiry.set(u.board, u.expiresAt);
-    }
-    const expiring = [...wantedExpiry].filter(([board, at]) => expiries.get(board) !== at).sort(([a], [b]) => byString(a, b));
+    const { out, running, expiring } = planScores(updates, before);
     // The caller's statements, run with the first write below.
     let pending = fused?.alongside ?? [];
     if (expiring.length > 0) {
@@ -335,14 +367,10 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
       const rows = expiring.map(([board, at]) => ({ board, expires_at: at }));
       await upsert(dialect, t.boards, trx.insertInto(t.boards).values(rows), ["board"], (incoming) => ({ expires_at: incoming("expires_at") })).execute();
     }
-    const changed = boards.filter((board) => running.get(board) !== before.get(board));
+    const changed = changedBoards(boards, before, running);
     if (changed.length > 0) {
       const rows = changed.map((board) => ({ board, user_id: userId, score: running.get(board) as number }));
-      const moves = changed.flatMap((board) => {
-        const from = before.get(board);
-        const to = { board, score: running.get(board) as number, n: 1 };
-        return from === undefined ? [to] : [{ board, score: from, n: -1 }, to];
-      });
+      const moves = countMoves(changed, before, running);
       // Only a changed score re-stamps the tie-break: the row gets a fresh seq (a new
       // auto-increment value; REPLACE deletes and re-inserts on MySQL).
       if (dialect === "postgres") {
@@ -713,6 +741,15 @@ export function createSqlLeaderboards(handle: SqlHandle, clock: () => number): L
     lockStatement,
     increment: (trx, userId, updates, options) => writeIn(trx, userId, adding(updates), options),
     settle,
+    plan: (updates, stored) => {
+      const { running, expiring } = planScores(adding(updates), stored);
+      const changed = changedBoards([...new Set(updates.map((u) => u.board))].sort(byString), stored, running);
+      return {
+        entries: changed.map((board) => ({ board, score: running.get(board) as number })),
+        counters: mergeMoves(countMoves(changed, stored, running)),
+        expiring,
+      };
+    },
   });
   return store;
 }

@@ -1,6 +1,10 @@
-import { sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, type RawBuilder } from "kysely";
+import { sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import type { SqlDialectName } from "./options.js";
 import type { Tables } from "./tables.js";
+import { BUCKET_BITS, BUCKET_LEVELS, floorShift } from "./buckets.js";
+import { awardRoutine, dropAwardRoutine } from "./award-routine.js";
+
+export { BUCKET_BITS, BUCKET_LEVELS, floorShift };
 
 /*
  * The schema, as versioned Kysely migrations kept in code (no migration files to ship). Names sort
@@ -209,22 +213,6 @@ function initial(dialect: SqlDialectName, t: Tables): Migration {
 }
 
 /**
- * Score buckets for ranks (see `leaderboards.ts`): level L (1..BUCKET_LEVELS) groups a board's
- * scores by floor(score / 2^(BUCKET_BITS * L)); level 0 is board_scores itself.
- */
-export const BUCKET_BITS = 6;
-export const BUCKET_LEVELS = 8;
-
-/** SQL for floor(expr / 2^bits) on a BIGINT, exact for every safe integer on both dialects. */
-export function floorShift(dialect: SqlDialectName, expr: RawBuilder<unknown>, bits: number): RawBuilder<unknown> {
-  // PostgreSQL's >> on bigint is an arithmetic shift, i.e. a floor division by 2^bits.
-  if (dialect === "postgres") return sql`(${expr} >> ${sql.lit(bits)})`;
-  // MySQL's >> is unsigned and DIV truncates toward zero, so negatives take the long way round.
-  const d = sql.lit(2 ** bits);
-  return sql`(CASE WHEN ${expr} >= 0 THEN ${expr} DIV ${d} ELSE -((-${expr} - 1) DIV ${d}) - 1 END)`;
-}
-
-/**
  * 0002: board_buckets, so a rank sums at most 63 rows per level instead of one row per distinct
  * score above the user; filled from board_scores for boards that already exist.
  */
@@ -261,9 +249,28 @@ function scoreBuckets(dialect: SqlDialectName, t: Tables): Migration {
   };
 }
 
+/**
+ * 0003: the award routine (see `award-routine.ts`), a function on PostgreSQL and a procedure on
+ * MySQL, named after the prefix: it applies an award planned by the client in one round trip.
+ */
+function awardRoutineMigration(dialect: SqlDialectName, t: Tables): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql.raw(awardRoutine(dialect, t)).execute(db);
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await sql.raw(dropAwardRoutine(dialect, t)).execute(db);
+    },
+  };
+}
+
 /** The adapter's migrations for one dialect and prefix, for Kysely's `Migrator`. */
 export function migrationProvider(dialect: SqlDialectName, tables: Tables): MigrationProvider {
   return {
-    getMigrations: async () => ({ "0001_initial": initial(dialect, tables), "0002_score_buckets": scoreBuckets(dialect, tables) }),
+    getMigrations: async () => ({
+      "0001_initial": initial(dialect, tables),
+      "0002_score_buckets": scoreBuckets(dialect, tables),
+      "0003_award_routine": awardRoutineMigration(dialect, tables),
+    }),
   };
 }

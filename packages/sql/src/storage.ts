@@ -1,6 +1,9 @@
 import { GamifyError, planAwards, type AwardOutcome, type AwardRequest, type EventPage, type GamifyEvent, type LeaderboardStore, type Storage, type UserPage, type UserState } from "@gamifykit/core";
 import { sql } from "kysely";
-import { Lifecycle, SqlHandle, num, type Db, type Trx } from "./connection.js";
+import { boardMoves, eventRow, planCall, planDocument, scopeOf, stateFromRows, stateQuery, writesNothing, type AwardScope, type StoredState } from "./award-plan.js";
+import { awardRoutineName } from "./award-routine.js";
+import { Lifecycle, SqlHandle, num, type Db, type Row, type Trx } from "./connection.js";
+import { isMissingRoutine, wrapError } from "./errors.js";
 import { executeAll, insertIgnore, upsert, type Compilable } from "./dialect.js";
 import { fusedBoards } from "./leaderboards.js";
 import type { SqlStorageOptions } from "./options.js";
@@ -10,6 +13,23 @@ import { KeyedQueue } from "./queue.js";
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 86_400_000;
 /** Expired idempotency keys are deleted at most this often per storage instance. */
 const SWEEP_INTERVAL_MS = 60_000;
+/**
+ * Plans sent to the award routine per call before the locking path takes over: the first, and one
+ * planned from the state the routine returned. A user who changed under both is contended (other
+ * processes award it at the same time): the routine would mostly lose again, while row locks queue
+ * the writers fairly, so that user's awards take the locking path for a while.
+ */
+const ROUTINE_ATTEMPTS = 2;
+/** How long a contended user's awards take the locking path. */
+const CONTENDED_MS = 5_000;
+/** Contended users remembered per storage; the map is cleared past this size. */
+const MAX_CONTENDED = 10_000;
+/** A missing award routine (tables not migrated to 0003) is looked for again after this long. */
+const ROUTINE_RECHECK_MS = 60_000;
+/** The award routine's first row when it applied the plan. */
+const APPLIED = -1;
+/** Nothing stored: the state a plan starts from when none was read. */
+const EMPTY_STATE: StoredState = { totals: new Map(), levels: new Map(), scores: new Map(), replays: new Map() };
 
 /** Parses a cursor this storage issued (a row id), or throws INVALID_ARGUMENT. */
 function parseCursor(cursor: unknown): number {
@@ -32,32 +52,14 @@ export function checkTtl(ttl: unknown): number {
   return ttl;
 }
 
-/** The board increments of an award: each applied, non-replayed change, to each of its boards. */
-function boardMoves(requests: readonly AwardRequest[], outcomes: readonly AwardOutcome[]) {
-  return requests.flatMap((request, i) => {
-    const outcome = outcomes[i];
-    if (outcome === undefined || outcome.replayed || outcome.delta === 0) return [];
-    const delta = outcome.delta;
-    return (request.boards ?? []).map(({ board, expiresAt }) => (expiresAt === undefined ? { board, delta } : { board, delta, expiresAt }));
-  });
-}
-
-/** An event as one row of the log: the JSON body plus the columns countEvents filters on. */
-function eventRow(event: GamifyEvent) {
-  return {
-    user_id: event.userId,
-    type: event.type,
-    action: event.type === "action" ? event.action : null,
-    at: event.at,
-    body: JSON.stringify(event),
-  };
-}
-
 /**
- * A {@link Storage} on PostgreSQL or MySQL/MariaDB. Every write runs in one READ COMMITTED
- * transaction that first upserts and thereby locks the user's row, so all writes for one user are
- * serialised (no read-then-write races, no lock-order deadlocks) while different users proceed
- * in parallel; deadlocks and serialization failures are retried. Run {@link migrate} first.
+ * A {@link Storage} on PostgreSQL or MySQL/MariaDB. Every write for a user first upserts and
+ * thereby locks the user's row, so all writes for one user are serialised (no lost updates, no
+ * lock-order deadlocks) while different users proceed in parallel. An award is two round trips: a
+ * lock-free read, then the award routine (migration 0003), which applies the plan made from that
+ * read only if the state is unchanged under the lock (a compare-and-set), else returns the current
+ * state to plan from again; a user contended by other processes falls back to one locking
+ * transaction. Deadlocks and serialization failures are retried. Run {@link migrate} first.
  *
  * @example
  * const storage = sqlStorage({ url: "postgres://app@localhost/app" });
@@ -76,6 +78,11 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
   let sweeping: Promise<void> | undefined;
   const queue = new KeyedQueue();
   const boards = leaderboards === undefined ? undefined : fusedBoards(leaderboards);
+  const routineId = dialect === "postgres" ? `"${awardRoutineName(t)}"` : `\`${awardRoutineName(t)}\``;
+  /** When the award routine was last found missing: the locking path runs for a while after. */
+  let routineMissingAt = Number.NEGATIVE_INFINITY;
+  /** Users whose awards take the locking path until the time stored (see {@link ROUTINE_ATTEMPTS}). */
+  const contended = new Map<string, number>();
   if (leaderboards !== undefined && boards?.handle !== handle) {
     throw new GamifyError("INTERNAL", "A SQL storage moves only the boards of a leaderboard store on its own connection; build both with sqlStores.");
   }
@@ -123,45 +130,23 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
       });
   };
 
-  const plan = async (trx: Trx, userId: string, requests: readonly AwardRequest[], now: number, expiring: (readonly [string, number])[]): Promise<AwardOutcome[]> => {
-    const metrics = [...new Set(requests.map((r) => r.metric))];
-    const keys = [...new Set(requests.flatMap((r) => (r.idempotencyKey === undefined ? [] : [r.idempotencyKey])))];
-    const boardIds = boards === undefined ? [] : [...new Set(requests.flatMap((r) => (r.boards ?? []).map((b) => b.board)))];
+  /**
+   * The locking path: in a transaction, lock the user's rows, read, plan and write. Used when the
+   * award routine is missing (tables not migrated to 0003) or keeps losing races for a hot user.
+   */
+  const lockedAward = async (trx: Trx, scope: AwardScope, requests: readonly AwardRequest[], now: number, expiring: (readonly [string, number])[]): Promise<AwardOutcome[]> => {
+    const { userId } = scope;
     // Lock the user's row and, with boards, the board store's per-user row: one statement on
     // PostgreSQL. No other writer takes both rows, so their order cannot deadlock with anyone.
-    await executeAll(dialect, trx, boards !== undefined && boardIds.length > 0 ? [lockStatement(trx, userId, now, true), boards.lockStatement(trx, userId)] : [lockStatement(trx, userId, now, true)]);
+    await executeAll(dialect, trx, boards !== undefined && scope.boards.length > 0 ? [lockStatement(trx, userId, now, true), boards.lockStatement(trx, userId)] : [lockStatement(trx, userId, now, true)]);
     // Then everything the plan needs in one read, taken after the locks so no write can slip in.
-    const arms = [
-      sql`SELECT 0 AS k, metric AS name, total AS v, level AS l, NULL AS o FROM ${sql.table(t.points)} WHERE user_id = ${userId} AND metric IN (${sql.join(metrics)})`,
-    ];
-    if (boardIds.length > 0) {
-      arms.push(sql`SELECT 1, board, score, NULL, NULL FROM ${sql.table(t.boardEntries)} WHERE user_id = ${userId} AND board IN (${sql.join(boardIds)})`);
-    }
-    if (keys.length > 0) {
-      arms.push(
-        sql`SELECT 2, idem_key, NULL, NULL, outcome FROM ${sql.table(t.idempotency)} WHERE user_id = ${userId} AND idem_key IN (${sql.join(keys)}) AND expires_at > ${now}`,
-      );
-    }
-    const read = await sql<{ k: unknown; name: unknown; v: unknown; l: unknown; o: unknown }>`${sql.join(arms, sql` UNION ALL `)}`.execute(trx);
-    const storedTotals = new Map<string, number>();
-    const storedLevels = new Map<string, number>();
-    const storedScores = new Map<string, number>();
-    const replays = new Map<string, AwardOutcome>();
-    for (const row of read.rows) {
-      const kind = num(row.k);
-      const name = String(row.name);
-      if (kind === 0) {
-        storedTotals.set(name, num(row.v));
-        if (row.l !== null) storedLevels.set(name, num(row.l));
-      } else if (kind === 1) storedScores.set(name, num(row.v));
-      else replays.set(name, JSON.parse(String(row.o)) as AwardOutcome);
-    }
+    const state = stateFromRows((await stateQuery(dialect, t, scope, now).execute(trx)).rows);
 
     // Plan every request before writing, so OUT_OF_RANGE writes nothing.
     const { outcomes, totals, levels, keys: recorded, events } = planAwards(userId, requests, {
-      total: (metric) => storedTotals.get(metric),
-      level: (metric) => storedLevels.get(metric),
-      replay: (key) => replays.get(key),
+      total: (metric) => state.totals.get(metric),
+      level: (metric) => state.levels.get(metric),
+      replay: (key) => state.replays.get(key),
     });
 
     // The applied delta goes to the award's boards (a replay or a clamped-away change moves none).
@@ -193,12 +178,93 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
     }
     if (boards !== undefined && moves.length > 0) {
       // The board writes run with these (one statement on PostgreSQL).
-      expiring.push(...(await boards.increment(trx, userId, moves, { stored: storedScores, alongside: statements })).expiring);
+      expiring.push(...(await boards.increment(trx, userId, moves, { stored: state.scores, alongside: statements })).expiring);
     } else {
       // Writes to different tables, none reading another's: one statement on PostgreSQL.
       await executeAll(dialect, trx, statements);
     }
     return outcomes;
+  };
+
+  /** Runs the award routine on a plan document (in `trx` when given); the rows it returns. */
+  const callRoutine = async (doc: string, trx?: Trx): Promise<Row[]> => {
+    if (dialect === "postgres") {
+      const call = sql<Row>`SELECT k, name, v, l, o FROM ${sql.raw(routineId)}(${doc}::jsonb)`;
+      return trx === undefined ? handle.rows(call) : (await call.execute(trx)).rows;
+    }
+    // A CALL answers with its result set and a status packet.
+    const { rows } = await sql<Row>`CALL ${sql.raw(routineId)}(${doc})`.execute(await handle.db());
+    const first: unknown = rows[0];
+    return Array.isArray(first) ? (first as Row[]) : rows;
+  };
+
+  type Applied = { readonly outcomes: AwardOutcome[]; readonly expiring: readonly (readonly [string, number])[] };
+
+  /**
+   * Plans from `state` and sends the plan to the routine; the outcomes when it applied, else the
+   * current state it returned.
+   */
+  const attempt = async (scope: AwardScope, requests: readonly AwardRequest[], now: number, state: StoredState, trx?: Trx): Promise<Applied | StoredState> => {
+    // Plan every request before writing, so OUT_OF_RANGE writes nothing.
+    const plan = planCall(scope, requests, state, boards);
+    if (writesNothing(plan)) return { outcomes: plan.outcomes, expiring: [] };
+    const rows = await callRoutine(planDocument(scope, now, state, plan, ttl), trx);
+    if (rows.length > 0 && num(rows[0]?.["k"]) === APPLIED) return { outcomes: plan.outcomes, expiring: plan.boards?.expiring ?? [] };
+    return stateFromRows(rows);
+  };
+  const applied = (result: Applied | StoredState): result is Applied => "outcomes" in result;
+
+  /**
+   * The optimistic path, two round trips: read the state without a lock, plan in JavaScript, and
+   * have the award routine apply the plan if the state is unchanged under the user's lock (else it
+   * returns the current state to plan from again). Undefined when the routine is missing; the
+   * last state seen when the user kept changing (it is then marked contended).
+   */
+  const routineAward = async (scope: AwardScope, requests: readonly AwardRequest[], now: number): Promise<Applied | StoredState | undefined> => {
+    try {
+      let state = stateFromRows(await handle.rows(stateQuery(dialect, t, scope, now)));
+      for (let n = 0; n < ROUTINE_ATTEMPTS; n++) {
+        const result = await handle.retrying(() => attempt(scope, requests, now, state));
+        if (applied(result)) return result;
+        state = result;
+      }
+      if (contended.size >= MAX_CONTENDED) contended.clear();
+      contended.set(scope.userId, Date.now() + CONTENDED_MS);
+      return state;
+    } catch (error) {
+      if (isMissingRoutine(error, routineId)) {
+        routineMissingAt = Date.now();
+        return undefined;
+      }
+      throw wrapError(error, "award");
+    }
+  };
+
+  /**
+   * The locking path through the routine (PostgreSQL, where the routine runs inside the caller's
+   * transaction): a mismatch leaves the user's rows locked by this transaction, so the plan made
+   * from the state it returns applies on the next call. BEGIN, one or two calls, COMMIT; the lock is
+   * held from the first call to the commit.
+   */
+  const lockedRoutineAward = (scope: AwardScope, requests: readonly AwardRequest[], now: number, known: StoredState): Promise<Applied> =>
+    handle.transaction("award", async (trx) => {
+      const first = await attempt(scope, requests, now, known, trx);
+      if (applied(first)) return first;
+      const second = await attempt(scope, requests, now, first, trx);
+      if (applied(second)) return second;
+      throw new GamifyError("INTERNAL", `The award routine found ${scope.userId}'s state changed while this transaction held the user's lock; please report this.`);
+    });
+
+  /** Whether the award routine is there (not found missing within the last minute). */
+  const routineUsable = (): boolean => Date.now() - routineMissingAt >= ROUTINE_RECHECK_MS;
+
+  /** Whether the user's awards take the locking path for now (see {@link ROUTINE_ATTEMPTS}). */
+  const isContended = (userId: string): boolean => {
+    const until = contended.get(userId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    contended.delete(userId);
+    return false;
   };
 
   const pageOf = <T>(rows: readonly T[], limit: number, after: number, id: (row: T) => number) => {
@@ -215,15 +281,27 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
     async applyAwards(userId: string, requests: readonly AwardRequest[], now: number): Promise<AwardOutcome[]> {
       life.check();
       if (requests.length === 0) return [];
-      if (boards !== undefined) await boards.prepare([...new Set(requests.flatMap((r) => (r.boards ?? []).map((b) => b.board)))]);
+      const scope = scopeOf(userId, requests, boards !== undefined);
+      if (boards !== undefined) await boards.prepare(scope.boards);
       const expiring: (readonly [string, number])[] = [];
-      const outcomes = await queue.run(userId, () =>
-        handle.transaction("award", (trx) => {
+      const outcomes = await queue.run(userId, async () => {
+        const routine = routineUsable();
+        const viaRoutine = routine && !isContended(userId) ? await routineAward(scope, requests, now) : undefined;
+        if (viaRoutine !== undefined && applied(viaRoutine)) {
+          expiring.push(...viaRoutine.expiring);
+          return viaRoutine.outcomes;
+        }
+        if (dialect === "postgres" && routineUsable()) {
+          const result = await lockedRoutineAward(scope, requests, now, viaRoutine ?? EMPTY_STATE);
+          expiring.push(...result.expiring);
+          return result.outcomes;
+        }
+        return handle.transaction("award", (trx) => {
           // A retried transaction starts over.
           expiring.length = 0;
-          return plan(trx, userId, requests, now, expiring);
-        }),
-      );
+          return lockedAward(trx, scope, requests, now, expiring);
+        });
+      });
       boards?.settle(expiring);
       sweepKeys(now);
       return outcomes;

@@ -2,11 +2,13 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { analyticsSuite, expectGamifyError, leaderboardSuite, storageSuite, type TestServer } from "@gamifykit/adapter-tests";
-import { createGamify, type LeaderboardStore, type Storage } from "@gamifykit/core";
+import { createGamify, levels, type LeaderboardStore, type Storage } from "@gamifykit/core";
+import { Migrator, type Kysely } from "kysely";
 import { sql } from "kysely";
 import { migrate, sqlAnalytics, sqlLeaderboards, sqlStorage, sqlStores, tableNames, type SqlDialectName } from "../src/index.js";
+import { migrationProvider } from "../src/migrations.js";
 import { main } from "../src/cli-main.js";
-import { openHost, randomPrefix, type Host } from "./support.js";
+import { countingPool, openHost, randomPrefix, type CountingPool, type Host } from "./support.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CLI = "packages/sql/src/cli.ts";
@@ -132,7 +134,7 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
         const tablePrefix = randomPrefix();
         prefixes.push(tablePrefix);
         const first = await migrate({ url, tablePrefix });
-        expect(first).toEqual({ dialect, tablePrefix, applied: ["0001_initial", "0002_score_buckets"] });
+        expect(first).toEqual({ dialect, tablePrefix, applied: ["0001_initial", "0002_score_buckets", "0003_award_routine"] });
         const second = await migrate({ url, tablePrefix });
         expect(second.applied).toEqual([]);
         const storage = sqlStorage({ url, tablePrefix });
@@ -356,6 +358,179 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
         expect(norm(counters.rows)).toEqual(norm(grouped.rows));
         expect(norm(counters.rows).length).toBeGreaterThan(0);
         await store.close();
+      });
+    });
+
+    describe("award routine", () => {
+      /** The bench's engine (quadratic levels, an all-time board, a listener) on sqlStores over a counting pool. */
+      const engineOn = (counting: CountingPool, tablePrefix: string) => {
+        const stores = sqlStores({ dialect, pool: counting.pool, tablePrefix });
+        const gk = createGamify({
+          storage: stores.storage,
+          leaderboardStore: stores.leaderboardStore,
+          analytics: false,
+          levels: { xp: levels.quadratic({ base: 100 }) },
+          leaderboards: [{ metric: "xp", periods: ["all"] }],
+        });
+        gk.on("*", () => undefined);
+        return {
+          gk,
+          stores,
+          close: async () => {
+            await gk.close();
+            await stores.close();
+          },
+        };
+      };
+      const routineCalls = (counting: CountingPool) => counting.texts.filter((text) => text.includes("apply_award")).length;
+      /** The statements sent, but the once-a-minute sweeps of expired keys and boards, which run in the background. */
+      const awardStatements = (counting: CountingPool) => counting.texts.filter((text) => !/expires_at["`]? <=/.test(text));
+
+      test("a steady-state award with levels and a board is two round trips: one read, one routine call", async () => {
+        const tablePrefix = await fresh();
+        const counting = countingPool(dialect, url);
+        const { gk, close } = engineOn(counting, tablePrefix);
+        try {
+          // Warm up: the board's expiry is learned once per store, statements are prepared once per connection.
+          for (let i = 0; i < 5; i++) await gk.addPoints(`warm-${i}`, 10, { metric: "xp" });
+          counting.reset();
+          for (let i = 0; i < 20; i++) await gk.addPoints(`user-${i % 5}`, 60, { metric: "xp" });
+          expect(awardStatements(counting).length, counting.texts.join("\n")).toBe(40);
+          expect(routineCalls(counting)).toBe(20);
+          // Level-ups happened on the way (quadratic, base 100: 100, 400, …) and the board is exact.
+          expect((await gk.getUser("user-0"))?.levels.xp).toBe(2);
+          expect(await gk.leaderboard("xp").rank("user-0")).toMatchObject({ score: 240 });
+        } finally {
+          await close();
+          await counting.end();
+        }
+      });
+
+      test("a replay with an idempotency key is one round trip and writes nothing", async () => {
+        const tablePrefix = await fresh();
+        const counting = countingPool(dialect, url);
+        const { gk, close } = engineOn(counting, tablePrefix);
+        try {
+          const first = await gk.addPoints("u", 50, { metric: "xp", idempotencyKey: "k1" });
+          const before = await gk.getUser("u");
+          counting.reset();
+          const again = await gk.addPoints("u", 50, { metric: "xp", idempotencyKey: "k1" });
+          expect(awardStatements(counting)).toHaveLength(1);
+          expect(again).toMatchObject({ replayed: true, total: first.total });
+          expect(await gk.getUser("u")).toEqual(before);
+        } finally {
+          await close();
+          await counting.end();
+        }
+      });
+
+      test("a state changed between the read and the routine call is detected: the award is planned again and applies exactly once", async () => {
+        const tablePrefix = await fresh();
+        const counting = countingPool(dialect, url);
+        const { gk, stores, close } = engineOn(counting, tablePrefix);
+        // Another writer (its own storage and queue, as another process would be) on the same tables.
+        const other = sqlStores({ dialect, pool: host.pool, tablePrefix });
+        const otherGk = createGamify({ storage: other.storage, leaderboardStore: other.leaderboardStore, analytics: false, levels: { xp: levels.quadratic({ base: 100 }) } });
+        try {
+          await gk.addPoints("u", 90, { metric: "xp" });
+          let interfered = 0;
+          counting.before("apply_award", async () => {
+            if (interfered++ === 0) await otherGk.addPoints("u", 20, { metric: "xp" });
+          });
+          const levelUps: number[] = [];
+          gk.on("level_up", (e) => void levelUps.push(e.level));
+          otherGk.on("level_up", (e) => void levelUps.push(e.level));
+          const result = await gk.addPoints("u", 5, { metric: "xp" });
+          counting.before("apply_award", undefined);
+          // Planned from 90, found 110 under the lock, planned again from 110.
+          expect(result).toMatchObject({ total: 115, delta: 5 });
+          expect(routineCalls(counting)).toBe(3);
+          expect(levelUps).toEqual([2]);
+          const user = await stores.storage.getUser("u");
+          expect(user?.points.xp).toBe(115);
+          expect(user?.levels.xp).toBe(2);
+          expect(await stores.leaderboardStore.rank("xp/all/all", "u", "standard")).toEqual({ userId: "u", score: 115, rank: 1 });
+          const log = (await stores.storage.readEvents("u", { limit: 10 })).events;
+          expect(log.map((e) => [e.type, "total" in e ? e.total : undefined])).toEqual([
+            ["points_added", 90],
+            ["points_added", 110],
+            ["level_up", undefined],
+            ["points_added", 115],
+          ]);
+        } finally {
+          counting.before("apply_award", undefined);
+          await otherGk.close();
+          await other.close();
+          await close();
+          await counting.end();
+        }
+      });
+
+      test("a user who keeps changing under the routine is awarded under the user's lock, still exactly once", async () => {
+        const tablePrefix = await fresh();
+        const counting = countingPool(dialect, url);
+        const { gk, stores, close } = engineOn(counting, tablePrefix);
+        const other = sqlStores({ dialect, pool: host.pool, tablePrefix });
+        const otherGk = createGamify({ storage: other.storage, leaderboardStore: other.leaderboardStore, analytics: false });
+        try {
+          await gk.addPoints("u", 1, { metric: "xp" });
+          // Both lock-free attempts find the user changed by another writer.
+          let interfered = 0;
+          counting.before("apply_award", async () => {
+            if (interfered >= 2) return;
+            interfered++;
+            await otherGk.addPoints("u", 1, { metric: "xp" });
+          });
+          counting.reset();
+          const result = await gk.addPoints("u", 100, { metric: "xp" });
+          expect(interfered).toBe(2);
+          expect(result.total).toBe(103);
+          // PostgreSQL then calls the routine inside a transaction (its lock outlives the call); MySQL
+          // runs the locking transaction.
+          expect(routineCalls(counting)).toBe(dialect === "postgres" ? 3 : 2);
+          // The user is contended now: the next award goes straight to the locking path.
+          counting.reset();
+          expect((await gk.addPoints("u", 1, { metric: "xp" })).total).toBe(104);
+          const texts = counting.texts.map((text) => text.toLowerCase());
+          expect(texts.some((text) => text.startsWith("start transaction") || text.startsWith("begin"))).toBe(true);
+          expect(routineCalls(counting)).toBe(dialect === "postgres" ? 2 : 0);
+          expect((await stores.storage.getUser("u"))?.points.xp).toBe(104);
+          expect(await stores.leaderboardStore.rank("xp/all/all", "u", "standard")).toEqual({ userId: "u", score: 104, rank: 1 });
+          const log = (await stores.storage.readEvents("u", { limit: 10 })).events;
+          expect(log.map((e) => (e.type === "level_up" ? `level ${e.level}` : "total" in e ? e.total : e.type))).toEqual([1, 2, 3, 103, "level 2", 104]);
+        } finally {
+          counting.before("apply_award", undefined);
+          await otherGk.close();
+          await other.close();
+          await close();
+          await counting.end();
+        }
+      });
+
+      test("tables migrated only to 0002 (no routine) still award, through the locking path", async () => {
+        const tablePrefix = randomPrefix();
+        prefixes.push(tablePrefix);
+        const t = tableNames(tablePrefix);
+        const migrator = new Migrator({
+          db: host.db as unknown as Kysely<unknown>,
+          provider: migrationProvider(dialect, t),
+          migrationTableName: t.migrations,
+          migrationLockTableName: t.migrationsLock,
+        });
+        expect((await migrator.migrateTo("0002_score_buckets")).error).toBeUndefined();
+        const counting = countingPool(dialect, url);
+        const { gk, stores, close } = engineOn(counting, tablePrefix);
+        try {
+          const results = await Promise.all(Array.from({ length: 20 }, (_, i) => gk.addPoints(`u${i % 4}`, 25, { metric: "xp" })));
+          expect(results.map((r) => r.total).sort((a, b) => a - b)).toEqual([25, 25, 25, 25, 50, 50, 50, 50, 75, 75, 75, 75, 100, 100, 100, 100, 125, 125, 125, 125]);
+          // One failed call found the routine missing; the storage stopped calling it.
+          expect(routineCalls(counting)).toBeLessThanOrEqual(4);
+          expect((await stores.storage.getUser("u0"))?.levels.xp).toBe(2);
+          expect(await stores.leaderboardStore.count("xp/all/all")).toBe(4);
+        } finally {
+          await close();
+          await counting.end();
+        }
       });
     });
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { findTestServer } from "@gamifykit/adapter-tests";
-import { memoryLeaderboards, type LeaderboardStore, type RankMode } from "@gamifykit/core";
+import { createGamify, levels, memoryLeaderboards, type LeaderboardStore, type RankMode } from "@gamifykit/core";
 import { Migrator, sql, type Kysely } from "kysely";
-import { migrate, sqlLeaderboards, tableNames, type SqlDialectName } from "../src/index.js";
+import { migrate, sqlLeaderboards, sqlStores, tableNames, type SqlDialectName } from "../src/index.js";
 import { BUCKET_BITS, BUCKET_LEVELS, floorShift, migrationProvider } from "../src/migrations.js";
 import { openHost, randomPrefix, type Host } from "./support.js";
 
@@ -132,6 +132,44 @@ function register(dialect: SqlDialectName, url: string | undefined): void {
       await store.close();
     }, 60_000);
 
+    test("counters and buckets equal the entries after concurrent awards through the award routine, beside the store's own writes", async () => {
+      const tablePrefix = randomPrefix();
+      prefixes.push(tablePrefix);
+      await migrate({ db: host.db, tablePrefix });
+      const stores = sqlStores({ dialect, pool: host.pool, tablePrefix });
+      const gk = createGamify({
+        storage: stores.storage,
+        leaderboardStore: stores.leaderboardStore,
+        analytics: false,
+        levels: { xp: levels.quadratic({ base: 100 }) },
+        // A floor that clamps some deductions (xp), and a metric that goes negative (debt).
+        metrics: { xp: { floor: 0 } },
+        leaderboards: [{ metric: "xp", periods: ["all"] }, { metric: "debt", periods: ["all"] }],
+      });
+      const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
+      const random = lcg(11);
+      const steps = Array.from({ length: 400 }, (_, i) => ({ i, roll: random(), delta: Math.floor((random() - 0.5) * 9000) || 1 }));
+      await Promise.all(
+        steps.map(async ({ i, roll, delta }) => {
+          const userId = users[i % users.length]!;
+          if (roll < 0.08) return stores.leaderboardStore.set("xp/all/all", userId, EDGES[i % EDGES.length]! % 2 ** 40);
+          if (roll < 0.12) return stores.leaderboardStore.remove("xp/all/all", userId);
+          // Across bucket edges both ways.
+          const metric = roll < 0.5 ? "xp" : "debt";
+          return delta > 0 ? gk.addPoints(userId, delta, { metric }) : gk.removePoints(userId, -delta, { metric });
+        }),
+      );
+      await expectBucketsMatchEntries(tablePrefix);
+      const t = tableNames(tablePrefix);
+      const counters = await sql<Record<string, unknown>>`SELECT board, score, n FROM ${sql.table(t.boardScores)} ORDER BY board, score`.execute(host.db);
+      const grouped = await sql<Record<string, unknown>>`SELECT board, score, COUNT(*) AS n FROM ${sql.table(t.boardEntries)} GROUP BY board, score ORDER BY board, score`.execute(host.db);
+      const norm = (rows: Record<string, unknown>[]) => rows.map((r) => [String(r.board), Number(r.score), Number(r.n)]);
+      expect(norm(counters.rows)).toEqual(norm(grouped.rows));
+      expect(counters.rows.length).toBeGreaterThan(0);
+      await gk.close();
+      await stores.close();
+    }, 60_000);
+
     test("migrating 0001 to 0002 fills the buckets from existing boards", async () => {
       const tablePrefix = randomPrefix();
       prefixes.push(tablePrefix);
@@ -155,7 +193,7 @@ function register(dialect: SqlDialectName, url: string | undefined): void {
       }
       await sql`INSERT INTO ${sql.table(t.boardScores)} (board, score, n)
         SELECT board, score, COUNT(*) FROM ${sql.table(t.boardEntries)} GROUP BY board, score`.execute(host.db);
-      expect(await migrate({ db: host.db, tablePrefix })).toMatchObject({ applied: ["0002_score_buckets"] });
+      expect(await migrate({ db: host.db, tablePrefix })).toMatchObject({ applied: ["0002_score_buckets", "0003_award_routine"] });
       await expectBucketsMatchEntries(tablePrefix);
       const store = sqlLeaderboards({ db: host.db, tablePrefix });
       await expectSameBoard(store, reference, "old", entries.map((e) => e.user_id));
