@@ -375,8 +375,8 @@ export function createGamify(options: GamifyOptions = {}): Gamify {
     run(async () => {
       const planning = planWithScopes(0, { ...options, userId, amount, type }, clock());
       const planned = planning instanceof Promise ? await planning : planning;
-      const [result] = await applyForUser(planned.userId, [planned], depth);
-      return result as AwardResult;
+      // Indexing, not `const [result] = …`: array destructuring runs the iterator protocol.
+      return (await applyForUser(planned.userId, [planned], depth))[0] as AwardResult;
     });
 
   const grantBadge = async (userId: string, badge: string, options: BadgeOptions & { ruleId?: string }, depth: number): Promise<BadgeResult> => {

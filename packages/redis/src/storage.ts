@@ -12,7 +12,7 @@ import {
 import { closedError, createConnection, type Connection } from "./connection.js";
 import { boardKeys, boardSeqKey, levelsKey, userBoardsKey, userKeys, usersKey, usersSeqKey } from "./keys.js";
 import { expiryArg, leaderboardConnection } from "./leaderboards.js";
-import { levelTable, levelTableCommands } from "./levels.js";
+import { levelTable, levelTableCommands, type LevelTable } from "./levels.js";
 import type { RedisStorageOptions } from "./options.js";
 import {
   appendEventsScript,
@@ -27,6 +27,8 @@ import {
 const DAY_MS = 86_400_000;
 /** Reloads of a lost level table before giving up (another process may be reloading too). */
 const LEVEL_RELOADS = 3;
+/** Board key names kept per storage before the cache starts over. */
+const BOARD_KEY_CACHE = 10_000;
 
 /**
  * A {@link Storage} on Redis. Every award is one EVALSHA of a Lua script that checks idempotency
@@ -63,7 +65,7 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
 
   // Concurrent awards that all find a curve missing share one load instead of each sending it.
   const loading = new Map<string, Promise<void>>();
-  const loadLevels = (key: string, table: ReturnType<typeof levelTable>): Promise<void> => {
+  const loadLevels = (key: string, table: LevelTable): Promise<void> => {
     let pending = loading.get(key);
     if (pending === undefined) {
       pending = connection
@@ -78,6 +80,25 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
     return pending;
   };
 
+  // Key names every award would otherwise rebuild: per level curve, and per board (bounded: period
+  // boards come and go).
+  const levelKeyNames = new WeakMap<LevelTable, string>();
+  const levelKeyOf = (table: LevelTable): string => {
+    let key = levelKeyNames.get(table);
+    if (key === undefined) levelKeyNames.set(table, (key = levelsKey(prefix, table.digest)));
+    return key;
+  };
+  const boardKeyNames = new Map<string, readonly string[]>();
+  const boardKeysOf = (board: string): readonly string[] => {
+    let keys = boardKeyNames.get(board);
+    if (keys === undefined) {
+      if (boardKeyNames.size >= BOARD_KEY_CACHE) boardKeyNames.clear();
+      const bk = boardKeys(prefix, board);
+      boardKeyNames.set(board, (keys = [bk.scores, bk.order, bk.stamps, bk.distinct, bk.counts]));
+    }
+    return keys;
+  };
+
   return {
     name: "redis",
     ...(leaderboards === undefined ? {} : { leaderboards }),
@@ -85,10 +106,10 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
     async applyAwards(userId: string, requests: readonly AwardRequest[], now: number): Promise<AwardOutcome[]> {
       open();
       if (requests.length === 0) return [];
-      const k = userKeys(prefix, userId);
+      // Level tables and boards are numbered in order of first use; each board has five keys (see
+      // the script). A call names a few curves at most (one per metric), so indexOf finds them.
       const levelKeys: string[] = [];
-      const tables = new Map<string, ReturnType<typeof levelTable>>();
-      // Boards are numbered in order of first use; each has five keys (see the script).
+      const tables: LevelTable[] = [];
       const boardIndex = new Map<string, number>();
       const boardKeyList: string[] = [];
       const perRequest: (string | number)[] = [];
@@ -96,31 +117,32 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
         let levelIndex = 0;
         if (r.level) {
           const table = levelTable(r.level);
-          const key = levelsKey(prefix, table.digest);
-          if (!tables.has(key)) {
-            tables.set(key, table);
-            levelKeys.push(key);
-          }
+          const key = levelKeyOf(table);
           levelIndex = levelKeys.indexOf(key) + 1;
+          if (levelIndex === 0) {
+            tables.push(table);
+            levelIndex = levelKeys.push(key);
+          }
         }
-        const { delta: _delta, total: _total, ...rest } = r.event;
         const boards = r.boards ?? [];
         perRequest.push(r.metric, r.delta, r.floor ?? "", levelIndex, r.level?.followDown ? "1" : "0", r.idempotencyKey ?? "");
-        // The script appends delta, total and the closing brace.
-        perRequest.push(r.event.type, r.event.at, r.event.id, JSON.stringify(rest).slice(0, -1), boards.length);
+        perRequest.push(r.event.type, r.event.at, r.event.id, eventHead(r.event), boards.length);
         for (const { board, expiresAt } of boards) {
           let index = boardIndex.get(board);
           if (index === undefined) {
-            index = boardIndex.size + 1;
-            boardIndex.set(board, index);
-            const bk = boardKeys(prefix, board);
-            boardKeyList.push(bk.scores, bk.order, bk.stamps, bk.distinct, bk.counts);
+            boardIndex.set(board, (index = boardIndex.size + 1));
+            for (const key of boardKeysOf(board)) boardKeyList.push(key);
           }
           perRequest.push(index, expiryArg(expiresAt));
         }
       }
-      const args = [userId, now, now + ttl, ttl, requests.length, levelKeys.length, boardIndex.size, ...boardIndex.keys(), ...perRequest];
-      const keys = [k.state, k.idem, k.idemExpiry, k.events, users, seq, boardSeq, userBoardsKey(prefix, userId), ...levelKeys, ...boardKeyList];
+      const args: (string | number)[] = [userId, now, now + ttl, ttl, requests.length, levelKeys.length, boardIndex.size];
+      for (const name of boardIndex.keys()) args.push(name);
+      for (const arg of perRequest) args.push(arg);
+      const k = userKeys(prefix, userId);
+      const keys = [k.state, k.idem, k.idemExpiry, k.events, users, seq, boardSeq, userBoardsKey(prefix, userId)];
+      for (const key of levelKeys) keys.push(key);
+      for (const key of boardKeyList) keys.push(key);
       for (let attempt = 0; ; attempt++) {
         const reply = (await connection.eval(applyAwardsScript, keys, args)) as (string | number)[];
         if (reply[0] === "OK") return parseOutcomes(reply, requests);
@@ -141,7 +163,7 @@ export function createRedisStorage(connection: Connection, options: RedisStorage
           );
         }
         const key = levelKeys[Number(reply[1]) - 1];
-        const table = key === undefined ? undefined : tables.get(key);
+        const table = tables[Number(reply[1]) - 1];
         if (reply[0] !== "NOLEVELS" || key === undefined || table === undefined || attempt >= LEVEL_RELOADS) {
           throw new GamifyError("STORAGE_UNAVAILABLE", `Redis applyAwards returned an unexpected reply (${String(reply[0])}); check that nothing else writes under the key prefix ${JSON.stringify(prefix)}.`);
         }
@@ -269,6 +291,16 @@ function checkLeaderboards(store: LeaderboardStore | undefined, connection: Conn
     );
   }
   return store;
+}
+
+/**
+ * A points event's JSON without `delta`, `total` and the closing brace: the script appends the
+ * applied values. A copy loop, not `{ delta, total, ...rest }` (V8 runs object rest in its runtime).
+ */
+function eventHead(event: AwardRequest["event"]): string {
+  const rest: Record<string, unknown> = {};
+  for (const key in event) if (key !== "delta" && key !== "total") rest[key] = event[key as keyof typeof event];
+  return JSON.stringify(rest).slice(0, -1);
 }
 
 /**
