@@ -5,14 +5,15 @@
  * Layout: a "sorted list of sorted blocks". Entries live in blocks of at most `blockSize`; the
  * blocks' entries sit in flat typed-array arenas, keys as (score, seq) pairs and handles apart
  * (no per-block objects, so a lookup touches few pages), while small per-block arrays (last key,
- * size, ...) in list order serve the block search. Fenwick trees over block sizes turn positions into blocks and back. For dense ranks each
+ * size, ...) in list order serve the block search. Fenwick trees over block sizes turn positions
+ * into blocks and back. For dense ranks each
  * block also counts its "score starts" (entries whose score differs from the previous entry's), with
  * a second Fenwick tree over those counts: the distinct scores above `s` are the starts before the
  * first entry at or below `s`.
  *
  * Users and handles: the index maps user ids to entries itself, with an open-addressing hash table
- * (linear probing) whose slot number is the entry's handle. The slot holds, in one cache line, the
- * id's hash tag, the score, the physical block and the offset there, and each block keeps its
+ * (linear probing) whose slot number is the entry's handle. The slot holds, in 16 bytes, the id's
+ * hash tag, the score and the entry's place in the blocks when last seen, and each block keeps its
  * entries' handles. Finding a user therefore reads the id, one table line and the stored id (to
  * confirm), where a `Map<string, number>` plus a per-handle record reads the id, the map's bucket,
  * one or more of its entries and then the record: on a board of a million users each of those
@@ -409,7 +410,7 @@ export class OrderedIndex {
     let rank = 0;
     let prev = NaN;
     if (mode !== "ordinal") {
-      // The first row's rank needs a search; `locate`'s k/i are read above, before it overwrites them.
+      // The first row's rank needs a search (which overwrites the k/i fields; the walk uses the copies above).
       const first = keys[this.phys[k]! * stride + 2 * i]!;
       rank = 1 + (mode === "standard" ? this.countAbove(first) : this.distinctAbove(first));
       prev = first;
