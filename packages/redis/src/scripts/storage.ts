@@ -64,13 +64,18 @@ local function levelEvents(events, id, at, metric, from, to)
   local tail = ',"type":"' .. kind .. '","userId":' .. userJ .. ',"at":' .. at .. ',"metric":' .. cjson.encode(metric) .. ',"level":'
   for lvl = from + step, to, step do
     local json = '{"id":' .. cjson.encode(id .. ':level:' .. fmt(lvl)) .. tail .. fmt(lvl) .. ',"previousLevel":' .. fmt(lvl - step) .. '}'
-    events[#events + 1] = {kind, at, json}
+    events[#events + 1] = kind
+    events[#events + 1] = at
+    events[#events + 1] = json
   end
 end
 -- Plan every request first; write only when all totals and board scores fit the safe-integer range
 -- and every level curve is present. The reply carries numbers as integers (no string building);
--- only commands, the logged event JSON and an idempotency record need them printed.
-local totals, levelsNow, seen, fresh, touched, events, ups, out = {}, {}, {}, {}, {}, {}, {}, {'OK'}
+-- only commands, the logged event JSON and an idempotency record need them printed. Every table
+-- and string a call creates is garbage Lua must later sweep, object by object, so the common path
+-- creates few: idempotency tables only with a key, events flat (type, at, JSON).
+local totals, levelsNow, touched, events, ups, out = {}, {}, {}, {}, {}, {'OK'}
+local seen, fresh = nil, nil
 local b = 8 + nb
 for i = 1, n do
   local metric, delta, floor, li = ARGV[b], tonumber(ARGV[b + 1]), ARGV[b + 2], tonumber(ARGV[b + 3])
@@ -78,6 +83,7 @@ for i = 1, n do
   local firstBoard, boardCount = b + 11, tonumber(ARGV[b + 10])
   local stored = nil
   if key ~= '' then
+    if not seen then seen, fresh = {}, {} end
     stored = seen[key]
     if not stored then
       local v = redis.call('HGET', idem, key)
@@ -131,7 +137,9 @@ for i = 1, n do
         fresh[#fresh + 1] = key
       end
       if applied ~= 0 then
-        events[#events + 1] = {ARGV[b + 6], ARGV[b + 7], event}
+        events[#events + 1] = ARGV[b + 6]
+        events[#events + 1] = ARGV[b + 7]
+        events[#events + 1] = event
         -- Boards move by the applied delta (a floor may have clamped it).
         for j = 0, boardCount - 1 do
           local index = tonumber(ARGV[firstBoard + 2 * j])
@@ -158,25 +166,29 @@ if #ups > 0 then
 end
 -- Totals, levels and updatedAt in one HSET; createdAt and the listing entry on first sight.
 if exists == nil then exists = redis.call('HEXISTS', state, 'c') == 1 end
-local fields = {'u', now}
-if not exists then
-  fields[3], fields[4] = 'c', now
-  redis.call('ZADD', KEYS[5], redis.call('INCR', KEYS[6]), userId)
-end
-for _, metric in ipairs(touched) do
-  fields[#fields + 1] = 'p:' .. metric
-  fields[#fields + 1] = fmt(totals[metric])
-  if levelsNow[metric] then
-    fields[#fields + 1] = 'l:' .. metric
-    fields[#fields + 1] = fmt(levelsNow[metric])
+if not exists then redis.call('ZADD', KEYS[5], fmt(redis.call('INCR', KEYS[6])), userId) end
+local one = touched[1]
+if exists and #touched == 1 and levelsNow[one] then
+  -- The usual award: one metric with levels, a known user. No field list to build.
+  redis.call('HSET', state, 'u', now, 'p:' .. one, fmt(totals[one]), 'l:' .. one, fmt(levelsNow[one]))
+else
+  local fields = {'u', now}
+  if not exists then fields[3], fields[4] = 'c', now end
+  for _, metric in ipairs(touched) do
+    fields[#fields + 1] = 'p:' .. metric
+    fields[#fields + 1] = fmt(totals[metric])
+    if levelsNow[metric] then
+      fields[#fields + 1] = 'l:' .. metric
+      fields[#fields + 1] = fmt(levelsNow[metric])
+    end
   end
+  many('HSET', state, fields)
 end
-many('HSET', state, fields)
-for _, e in ipairs(events) do
-  redis.call('XADD', log, '*', 't', e[1], 'at', e[2], 'j', e[3])
+for i = 1, #events, 3 do
+  redis.call('XADD', log, '*', 't', events[i], 'at', events[i + 1], 'j', events[i + 2])
 end
 if scores then boardWrite(KEYS[7], KEYS[8], userId, ups, scores, befores) end
-if #fresh > 0 then
+if fresh and #fresh > 0 then
   local records, expiries = {}, {}
   for _, key in ipairs(fresh) do
     records[#records + 1] = key
