@@ -66,8 +66,8 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     const n = updates.length;
     if (n === 1) return [this.incrementOne(updates[0]!, userId)];
     const totals = new Array<number>(n);
-    // Handles found while validating, so applying does not look the user up twice (a cold Map
-    // lookup is the largest cost of an update on a big board).
+    // Handles found while validating, so applying does not look the user up twice (a cold lookup
+    // is the largest cost of an update on a big board).
     const found = new Array<number>(n).fill(-1);
     // Validate everything before touching anything, so a failed call changes nothing.
     const pending = n > LINEAR_SCAN_MAX ? new Map<string, number>() : undefined;
@@ -145,11 +145,12 @@ class MemoryLeaderboardStore implements LeaderboardStore {
   async remove(board: string, userId: string): Promise<boolean> {
     this.assertOpen();
     const b = this.live(board);
-    const h = b === undefined ? -1 : b.index.handleOf(userId);
+    if (b === undefined) return false;
+    const h = b.index.handleOf(userId);
     if (h < 0) return false;
-    b!.index.remove(h);
-    this.unlink(userId, b!);
-    if (b!.index.size === 0) this.drop(b!);
+    b.index.remove(h);
+    this.unlink(userId, b);
+    if (b.index.size === 0) this.drop(b);
     return true;
   }
 
@@ -181,9 +182,10 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     this.assertOpen();
     checkMode(mode);
     const b = this.live(board);
-    const h = b === undefined ? -1 : b.index.handleOf(userId);
+    if (b === undefined) return null;
+    const h = b.index.handleOf(userId);
     if (h < 0) return null;
-    return { userId, score: b!.index.scoreOf(h), rank: b!.index.rankOf(h, mode) };
+    return { userId, score: b.index.scoreOf(h), rank: b.index.rankOf(h, mode) };
   }
 
   async around(board: string, userId: string, options: { radius: number; mode: RankMode }): Promise<RankedEntry[]> {
@@ -191,9 +193,10 @@ class MemoryLeaderboardStore implements LeaderboardStore {
     const radius = checkCount(options.radius, "radius", { max: Number.MAX_SAFE_INTEGER });
     const mode = checkMode(options.mode);
     const b = this.live(board);
-    const h = b === undefined ? -1 : b.index.handleOf(userId);
+    if (b === undefined) return [];
+    const index = b.index;
+    const h = index.handleOf(userId);
     if (h < 0) return [];
-    const index = b!.index;
     const pos = index.positionOfHandle(h);
     const width = 2 * radius + 1;
     // Shift the window off the edges so it stays full when the board is big enough.
