@@ -40,42 +40,55 @@ export interface Incoming extends RequestHead {
   toRequest(): Request;
 }
 
-/** Case-insensitive header map a front end writes out as-is: names are stored lowercased. */
+/**
+ * Case-insensitive header map a front end writes out as-is: a flat [name, value, name, value, …]
+ * list with lowercased names, which node:http's writeHead takes directly. An answer carries a dozen
+ * headers at most, so a scan beats a hash table built per request.
+ */
 export class AnswerHeaders implements HeaderReader {
-  /** Lowercased name → value; a plain object so node:http's writeHead can take it directly. */
-  readonly record: Record<string, string> = Object.create(null) as Record<string, string>;
+  readonly list: string[] = [];
 
-  constructor(init?: Readonly<Record<string, string>> | Iterable<readonly [string, string]>) {
-    if (init === undefined) return;
-    if (Symbol.iterator in init) for (const [name, value] of init as Iterable<readonly [string, string]>) this.append(name, value);
-    else for (const name of Object.keys(init)) this.set(name, (init as Record<string, string>)[name] as string);
+  constructor(init?: Readonly<Record<string, string>>) {
+    if (init !== undefined) for (const name of Object.keys(init)) this.set(name, init[name] as string);
+  }
+
+  #indexOf(name: string): number {
+    const key = name.toLowerCase();
+    const list = this.list;
+    for (let i = 0; i < list.length; i += 2) if (list[i] === key) return i;
+    return -1;
   }
 
   get(name: string): string | null {
-    return this.record[name.toLowerCase()] ?? null;
+    const i = this.#indexOf(name);
+    return i === -1 ? null : (this.list[i + 1] as string);
   }
 
   has(name: string): boolean {
-    return this.record[name.toLowerCase()] !== undefined;
+    return this.#indexOf(name) !== -1;
   }
 
   set(name: string, value: string): void {
-    this.record[name.toLowerCase()] = value;
+    const i = this.#indexOf(name);
+    if (i === -1) this.list.push(name.toLowerCase(), value);
+    else this.list[i + 1] = value;
   }
 
   /** Adds to a header, joining with ", " as `Headers.append` does. */
   append(name: string, value: string): void {
-    const key = name.toLowerCase();
-    const current = this.record[key];
-    this.record[key] = current === undefined ? value : `${current}, ${value}`;
+    const i = this.#indexOf(name);
+    if (i === -1) this.list.push(name.toLowerCase(), value);
+    else this.list[i + 1] = `${this.list[i + 1] as string}, ${value}`;
   }
 
   delete(name: string): void {
-    delete this.record[name.toLowerCase()];
+    const i = this.#indexOf(name);
+    if (i !== -1) this.list.splice(i, 2);
   }
 
   forEach(callback: (value: string, name: string) => void): void {
-    for (const name of Object.keys(this.record)) callback(this.record[name] as string, name);
+    const list = this.list;
+    for (let i = 0; i < list.length; i += 2) callback(list[i + 1] as string, list[i] as string);
   }
 }
 
@@ -107,7 +120,8 @@ export function answerFromResponse(response: Response): Answer {
 
 /** The web Response for an answer; text bodies are registered so the Node adapter can still send them in one write. */
 export function answerToResponse(answer: Answer): Response {
-  const headers = new Headers(answer.headers.record);
+  const headers = new Headers();
+  answer.headers.forEach((value, name) => headers.append(name, value));
   if (typeof answer.body === "string") {
     // fixedTextResponse sets Content-Length from the text (the same value) and records the text.
     const response = fixedTextResponse(answer.body, answer.status, headers);

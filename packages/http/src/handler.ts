@@ -10,7 +10,7 @@ import { GamifyError, type Gamify } from "@gamifykit/core";
 import { DEFAULT_BODY_LIMIT, readJsonBody, readWebBody, webRequestHasBody } from "./body.js";
 import { getClientIp, setClientIp } from "./client-ip.js";
 import { answerFromResponse, answerToResponse, isStream, registerCore, type Answer, type Incoming } from "./exchange.js";
-import { createCorePlatform, type CorePlatform, type CoreScope, type PlatformOptions, type Principal, type RateHeaders } from "./middleware/index.js";
+import { createCorePlatform, NO_RATE_HEADERS, type CorePlatform, type CoreScope, type PlatformOptions, type Principal, type RateHeaders } from "./middleware/index.js";
 import { createOpenApiDocument, type OpenApiDocument } from "./openapi.js";
 import { errorToAnswer, RequestError, type FieldError } from "./problem.js";
 import type { RealtimeFilter, RealtimeHub } from "./realtime-types.js";
@@ -156,14 +156,17 @@ export function createGamifyHandler(gk: Gamify, options: GamifyHandlerOptions = 
   const serve = async (request: Incoming, { route, params }: Match, scope: CoreScope, counted: Counted): Promise<Answer> => {
     const raw = { params, query: request.searchParams };
     const access = route.access(raw);
-    const principal = await platform.authenticate(request, access, scope);
+    // Awaited only when pending: with auth or rate limits off these answer at once.
+    const authenticated = platform.authenticate(request, access, scope);
+    const principal = authenticated instanceof Promise ? await authenticated : authenticated;
     platform.authorize(principal, access);
-    const rateHeaders = route.spec.rateLimited === false ? undefined : await platform.rateLimit(principal, clientIpOf(request));
-    if (rateHeaders) counted.rateHeaders = rateHeaders;
+    const limited = route.spec.rateLimited === false ? undefined : platform.rateLimit(principal, clientIpOf(request));
+    const rateHeaders = limited instanceof Promise ? await limited : limited;
+    if (rateHeaders && rateHeaders !== NO_RATE_HEADERS) counted.rateHeaders = rateHeaders;
     const body = route.spec.body ? await readJsonBody(request, { limit: bodyLimit, required: route.spec.body.required }) : undefined;
     const result = await route.run({ gk, request, raw, body, principal, scope, services });
     const answer = result instanceof Response ? answerFromResponse(result) : result;
-    if (rateHeaders) setAll(answer, rateHeaders);
+    if (counted.rateHeaders) setAll(answer, counted.rateHeaders);
     return answer;
   };
 

@@ -89,10 +89,10 @@ async function serveFast(core: ServeIncoming, req: IncomingMessage, res: ServerR
 
 /** Writes an answer: text and bytes with the headers in one write, streams chunk by chunk with backpressure. */
 async function writeAnswer(answer: Answer, req: IncomingMessage, res: ServerResponse, bodyLeftUnread: boolean, onError: (error: unknown) => void): Promise<void> {
-  const headers = answer.headers.record;
   // Unread upload bytes would stall the next request on a kept-alive connection: close it after
   // answering instead of reading (possibly endless) data nobody wants.
-  if (bodyLeftUnread) headers["connection"] = "close";
+  if (bodyLeftUnread) answer.headers.set("connection", "close");
+  const headers = answer.headers.list;
   const body = answer.body;
   if (isStream(body)) {
     res.writeHead(answer.status, answer.statusText, headers);
@@ -101,7 +101,7 @@ async function writeAnswer(answer: Answer, req: IncomingMessage, res: ServerResp
       res.end();
       return;
     }
-    await pipeStream(body, headers["content-type"], res, onError);
+    await pipeStream(body, answer.headers.get("content-type") ?? undefined, res, onError);
     return;
   }
   res.writeHead(answer.status, answer.statusText, headers);

@@ -88,7 +88,7 @@ export interface Route {
     principal: Principal;
     scope: RequestScope;
     services: RouteServices;
-  }): Promise<Answer | Response>;
+  }): Promise<Answer | Response> | Answer | Response;
 }
 
 const EMPTY = z.object({});
@@ -107,7 +107,8 @@ export function defineRoute<
   return {
     spec: erased,
     access: (raw) => (typeof spec.access === "function" ? spec.access(raw) : spec.access),
-    async run({ gk, request, raw, body, principal, scope, services }) {
+    // Not async: a validation failure throws to the caller, and a route's own promise is returned as is.
+    run({ gk, request, raw, body, principal, scope, services }) {
       const errors: FieldError[] = [];
       const params = parse(spec.params ?? EMPTY, raw.params, "path", errors);
       const query = parse(spec.query ?? EMPTY, queryObject(raw.query, errors), "query", errors);

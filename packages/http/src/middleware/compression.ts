@@ -13,6 +13,7 @@ export type Compress = (request: RequestHead, status: number, headers: HeaderMap
 /** Below this many bytes compression costs more than it saves. */
 export const DEFAULT_THRESHOLD_BYTES = 1024;
 
+const NO_TRANSFORM = /\bno-transform\b/i;
 const COMPRESSIBLE = /^(text\/(?!event-stream)|application\/(json|problem\+json|javascript|xml|[\w.+-]+\+json|[\w.+-]+\+xml)|image\/svg\+xml)/i;
 
 /**
@@ -44,10 +45,10 @@ export function createCompression(option: boolean | { readonly thresholdBytes?: 
 function worthCompressing(request: RequestHead, status: number, headers: HeaderMap, body: AnswerBody, threshold: number): boolean {
   if (request.method === "HEAD" || body === null) return false;
   if (status < 200 || status === 204 || status === 206 || status === 304) return false;
-  if (headers.has("Content-Encoding")) return false;
-  if (/\bno-transform\b/i.test(headers.get("Cache-Control") ?? "")) return false;
-  if (!COMPRESSIBLE.test(headers.get("Content-Type") ?? "")) return false;
-  const length = headers.get("Content-Length");
+  if (headers.has("content-encoding")) return false;
+  if (NO_TRANSFORM.test(headers.get("cache-control") ?? "")) return false;
+  if (!COMPRESSIBLE.test(headers.get("content-type") ?? "")) return false;
+  const length = headers.get("content-length");
   return length === null || Number(length) >= threshold;
 }
 

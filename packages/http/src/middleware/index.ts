@@ -9,12 +9,12 @@ import { createRateLimiter } from "./rate-limit.js";
 import { securityHeaders } from "./security-headers.js";
 import { startRequestSpan, type RequestSpan } from "./tracing.js";
 import { answerToResponse, type Answer, type AnswerBody, type HeaderMap, type RequestHead } from "../exchange.js";
-import type { RateHeaders } from "./rate-limit.js";
+import { NO_RATE_HEADERS as NO_LIMIT, type RateHeaders } from "./rate-limit.js";
 import type { Access, Platform, PlatformOptions, Principal, RequestScope, RouteInfo } from "./types.js";
 
 export type * from "./types.js";
 export { constantTimeEqual, hashApiKey, hashApiKeyAsync, WWW_AUTHENTICATE } from "./auth.js";
-export { memoryRateLimitStore, rateLimitedHeaders, rateLimitedRecord, redisRateLimitStore } from "./rate-limit.js";
+export { memoryRateLimitStore, NO_RATE_HEADERS, rateLimitedHeaders, rateLimitedRecord, redisRateLimitStore } from "./rate-limit.js";
 export type { MemoryRateLimitStore, MemoryRateLimitStoreOptions, RateHeaders, RateLimitStore, RedisRateLimitStoreOptions, TierName, WindowCount } from "./rate-limit.js";
 export { HTML_CSP, JSON_CSP } from "./security-headers.js";
 export { CORS_EXPOSED_HEADERS, CORS_METHODS, CORS_REQUEST_HEADERS } from "./cors.js";
@@ -89,10 +89,14 @@ class RequestState implements CoreScope {
 export interface CorePlatform {
   preflight(request: RequestHead): Answer | null;
   begin(request: RequestHead, route: RouteInfo): CoreScope;
-  /** Resolves the caller and records it on `scope` (for the log line). */
-  authenticate(request: RequestHead, access: Access, scope?: CoreScope): Promise<Principal>;
+  /**
+   * Resolves the caller and records it on `scope` (for the log line). Answers synchronously when
+   * there is nothing to wait for (auth off, a public route), so the handler need not suspend.
+   */
+  authenticate(request: RequestHead, access: Access, scope?: CoreScope): Principal | Promise<Principal>;
   authorize(principal: Principal, access: Access): void;
-  rateLimit(principal: Principal, clientIp: string | undefined): Promise<RateHeaders>;
+  /** Takes one token; synchronous (and headerless) when no tier applies. */
+  rateLimit(principal: Principal, clientIp: string | undefined): RateHeaders | Promise<RateHeaders>;
   /** Adds security and CORS headers to `headers` and returns the body to send (compressed when worth it). */
   decorate(request: RequestHead, status: number, headers: HeaderMap, body: AnswerBody): AnswerBody;
   metrics(): Promise<Response>;
@@ -130,10 +134,12 @@ export function createCorePlatform(options: PlatformOptions = {}): CorePlatform 
       return new RequestState(requestId, log, route, span, observe, quiet);
     },
 
-    async authenticate(request, access, scope) {
-      const principal = await auth.authenticate(request, access);
-      if (scope) scope.principal = principal;
-      return principal;
+    authenticate(request, access, scope) {
+      if (!auth.enabled || access === "public") return ANONYMOUS;
+      return auth.authenticate(request, access).then((principal) => {
+        if (scope) scope.principal = principal;
+        return principal;
+      });
     },
 
     authorize(principal, access) {
@@ -141,7 +147,7 @@ export function createCorePlatform(options: PlatformOptions = {}): CorePlatform 
     },
 
     rateLimit(principal, clientIp) {
-      return limiter.take(principal, clientIp);
+      return limiter.applies(principal) ? limiter.take(principal, clientIp) : NO_LIMIT;
     },
 
     decorate(request, status, headers, body) {

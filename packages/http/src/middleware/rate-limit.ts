@@ -111,17 +111,19 @@ export function redisRateLimitStore(options: RedisRateLimitStoreOptions): RateLi
 
 /** Checks one request against its tier and returns the RateLimit-* headers, or throws RATE_LIMITED. */
 export interface RateLimiter {
+  /** Whether a tier limits this principal (when not, take() has nothing to count). */
+  applies(principal: Principal): boolean;
   take(principal: Principal, clientIp: string | undefined): Promise<RateHeaders>;
 }
 
 /** The RateLimit-* headers of a counted request (lowercase names); empty when no tier applies. */
 export type RateHeaders = Readonly<Record<string, string>>;
 
-const NO_RATE_HEADERS: RateHeaders = Object.freeze({});
+export const NO_RATE_HEADERS: RateHeaders = Object.freeze({});
 
 /** Builds the limiter the platform calls per request. With no options it allows everything. */
 export function createRateLimiter(options: RateLimitOptions | false | undefined, log: Logger): RateLimiter {
-  if (!options) return { take: async () => NO_RATE_HEADERS };
+  if (!options) return { applies: () => false, take: async () => NO_RATE_HEADERS };
   const tiers = checkTiers(options.tiers);
   const store: RateLimitStore =
     options.store === undefined || options.store === "memory"
@@ -129,6 +131,7 @@ export function createRateLimiter(options: RateLimitOptions | false | undefined,
       : redisRateLimitStore({ client: options.store.redis, ...(options.store.prefix === undefined ? {} : { prefix: options.store.prefix }) });
 
   return {
+    applies: (principal) => tiers[tierOf(principal)] !== undefined,
     async take(principal, clientIp) {
       const tierName = tierOf(principal);
       const tier = tiers[tierName];

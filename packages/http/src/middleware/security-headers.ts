@@ -24,7 +24,9 @@ export const HTML_CSP = [
   "form-action 'none'",
 ].join("; ");
 
-/** Sets the security headers on a response's headers, in place. */
+const HTML_TYPE = /^text\/html/i;
+
+/** Sets the security headers on a response's headers, in place (lowercase names: no per-request case folding). */
 export type SecurityHeaders = (headers: HeaderMap) => void;
 
 /** Builds the header setter once, so per-request work is a handful of `set` calls. */
@@ -34,17 +36,17 @@ export function securityHeaders(options: SecurityHeadersOptions | false | undefi
   const htmlCsp = options?.htmlContentSecurityPolicy ?? HTML_CSP;
   const hsts = hstsValue(options?.hsts);
   return (headers) => {
-    headers.set("X-Content-Type-Options", "nosniff");
-    headers.set("X-Frame-Options", "DENY");
-    headers.set("Referrer-Policy", "no-referrer");
-    headers.set("Cross-Origin-Opener-Policy", "same-origin");
-    headers.set("Cross-Origin-Resource-Policy", "same-site");
+    headers.set("x-content-type-options", "nosniff");
+    headers.set("x-frame-options", "DENY");
+    headers.set("referrer-policy", "no-referrer");
+    headers.set("cross-origin-opener-policy", "same-origin");
+    headers.set("cross-origin-resource-policy", "same-site");
     // A route that set its own policy knows best; otherwise HTML gets the docs policy and all else the JSON one.
-    if (!headers.has("Content-Security-Policy")) {
-      const isHtml = headers.get("Content-Type")?.toLowerCase().startsWith("text/html") ?? false;
-      headers.set("Content-Security-Policy", isHtml ? htmlCsp : jsonCsp);
+    if (!headers.has("content-security-policy")) {
+      const isHtml = HTML_TYPE.test(headers.get("content-type") ?? "");
+      headers.set("content-security-policy", isHtml ? htmlCsp : jsonCsp);
     }
-    if (hsts) headers.set("Strict-Transport-Security", hsts);
+    if (hsts) headers.set("strict-transport-security", hsts);
   };
 }
 

@@ -1,5 +1,5 @@
 import type { HeaderReader, RequestHead } from "../exchange.js";
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type TextMapGetter } from "@opentelemetry/api";
+import { context, isSpanContextValid, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type TextMapGetter, type Tracer, type TracerProvider } from "@opentelemetry/api";
 
 /** The span of one request; `end` closes it with the final status. */
 export interface RequestSpan {
@@ -9,6 +9,18 @@ export interface RequestSpan {
 }
 
 const TRACER_NAME = "@gamifykit/http";
+const NO_END = (): void => undefined;
+let cached: { readonly provider: TracerProvider; readonly tracer: Tracer } | undefined;
+
+/**
+ * The tracer, looked up once per global provider rather than per request: the API's proxy
+ * follows a provider the host registers later, and `trace.disable()` swaps the provider object.
+ */
+function tracer(): Tracer {
+  const provider = trace.getTracerProvider();
+  if (cached?.provider !== provider) cached = { provider, tracer: provider.getTracer(TRACER_NAME) };
+  return cached.tracer;
+}
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
 
 const headerGetter: TextMapGetter<HeaderReader> = {
@@ -28,10 +40,14 @@ const headerGetter: TextMapGetter<HeaderReader> = {
 export function startRequestSpan(request: RequestHead, routeTemplate: string): RequestSpan {
   const method = KNOWN_METHODS.has(request.method) ? request.method : "_OTHER";
   const parent = propagation.extract(context.active(), request.headers, headerGetter);
-  // getTracer per request: a provider the host registers later must still take effect.
-  const span = trace.getTracer(TRACER_NAME).startSpan(`${method} ${routeTemplate}`, { kind: SpanKind.SERVER }, parent);
+  const span = tracer().startSpan(`${method} ${routeTemplate}`, { kind: SpanKind.SERVER }, parent);
+  if (!span.isRecording()) {
+    // No tracer provider and no trace to continue: a context holding this span would change
+    // nothing for the work run in it, so none is built (nor a closure) on every request.
+    if (!isSpanContextValid(span.spanContext())) return { context: parent, end: NO_END };
+    return { context: trace.setSpan(parent, span), end: () => span.end() };
+  }
   const active = trace.setSpan(parent, span);
-  if (!span.isRecording()) return { context: active, end: () => span.end() };
 
   const url = new URL(request.url);
   const attributes: Attributes = {
