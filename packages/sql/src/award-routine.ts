@@ -60,6 +60,7 @@ DECLARE
   uid text := plan->>'u';
   now_ms bigint := (plan->>'now')::bigint;
   c record;
+  g record;
   after_n bigint;
   cb text[] := '{}';
   cs bigint[] := '{}';
@@ -166,11 +167,12 @@ BEGIN
       HAVING sum(m.n) <> 0 OR sum(m.d) <> 0
       ORDER BY m.b COLLATE "C", lv, 3
       ON CONFLICT (board, level, bucket) DO UPDATE SET n = x.n + excluded.n, d = x.d + excluded.d;
-    DELETE FROM ${buckets} x
-      USING (SELECT m.b, lv, m.s >> (${BUCKET_BITS} * lv) AS bucket
+    -- Buckets whose count fell may have emptied: point deletes by key.
+    FOR g IN SELECT m.b, lv, m.s >> (${BUCKET_BITS} * lv) AS bucket
              FROM unnest(cb, cs, cn) AS m(b, s, n) CROSS JOIN generate_series(1, ${BUCKET_LEVELS}) AS lv
-             GROUP BY m.b, lv, m.s >> (${BUCKET_BITS} * lv) HAVING sum(m.n) < 0) AS g
-      WHERE x.board = g.b AND x.level = g.lv AND x.bucket = g.bucket AND x.n <= 0;
+             GROUP BY m.b, lv, m.s >> (${BUCKET_BITS} * lv) HAVING sum(m.n) < 0 LOOP
+      DELETE FROM ${buckets} WHERE board = g.b AND level = g.lv AND bucket = g.bucket AND n <= 0;
+    END LOOP;
   END IF;
   RETURN QUERY SELECT -1, NULL::text, NULL::bigint, NULL::integer, NULL::text;
 END
@@ -223,6 +225,7 @@ BEGIN
   DECLARE after_n BIGINT;
   DECLARE moved ${text} DEFAULT '[]';
   DECLARE stale BOOLEAN DEFAULT FALSE;
+  DECLARE lv INT;
   DECLARE ev_type VARCHAR(32);
   DECLARE ev_action ${str(128)};
   DECLARE ev_at BIGINT;
@@ -234,6 +237,11 @@ BEGIN
     SELECT e.t, e.a, e.at, e.b FROM ${jt("$.e[*]", `i FOR ORDINALITY, t VARCHAR(32) PATH '$.t', a ${str(128)} PATH '$.a', at BIGINT PATH '$.at', b ${text} PATH '$.b'`)} e ORDER BY e.i;
   DECLARE placed CURSOR FOR
     SELECT s.b, s.s FROM ${jt("$.b[*]", `i FOR ORDINALITY, b ${str(255)} PATH '$.b', s BIGINT PATH '$.s'`)} s WHERE s.s IS NOT NULL ORDER BY s.i;
+  -- Buckets whose count fell (read when opened, after the counters loop filled moved).
+  DECLARE shrunk CURSOR FOR
+    SELECT g.b, g.lv, g.bk FROM (
+      ${bucketArms("SUM(m.n) < 0")}
+    ) g ORDER BY g.b, g.lv, g.bk;
   DECLARE counters CURSOR FOR
     SELECT c.b, c.s, c.n FROM ${jt("$.c[*]", `i FOR ORDINALITY, b ${str(255)} PATH '$.b', s BIGINT PATH '$.s', n BIGINT PATH '$.n'`)} c ORDER BY c.i;
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET done = 1;
@@ -344,10 +352,15 @@ BEGIN
           ${bucketArms("SUM(m.n) <> 0 OR SUM(m.d) <> 0")}
         ) g ORDER BY g.b, g.lv, g.bk
         ON DUPLICATE KEY UPDATE n = ${buckets}.n + VALUES(n), d = ${buckets}.d + VALUES(d);
-      DELETE x FROM ${buckets} x JOIN (
-          ${bucketArms("SUM(m.n) < 0")}
-        ) g ON x.board = g.b AND x.level = g.lv AND x.bucket = g.bk
-        WHERE x.n <= 0;
+      -- Point deletes by key: a DELETE joined to the derived table may scan (and lock) the whole table.
+      SET done = 0;
+      OPEN shrunk;
+      pruning: LOOP
+        FETCH shrunk INTO cb, lv, cs;
+        IF done = 1 THEN LEAVE pruning; END IF;
+        DELETE FROM ${buckets} WHERE board = cb AND level = lv AND bucket = cs AND n <= 0;
+      END LOOP;
+      CLOSE shrunk;
     END IF;
     COMMIT;
     SELECT -1 AS k, NULL AS name, NULL AS v, NULL AS l, NULL AS o;
