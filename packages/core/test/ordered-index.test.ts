@@ -127,6 +127,20 @@ function checkIndex(index: OrderedIndex, order: readonly ModelEntry[], scoreRang
   const seen: ModelEntry[] = [];
   index.forEachInRange(0, order.length, (userId, score, seq) => seen.push({ userId, score, seq }));
   expect(seen).toEqual(order);
+  // Pages across block edges, clamped at both ends, in every mode.
+  const n = order.length;
+  for (const mode of MODES) {
+    for (const [from, to] of [
+      [0, n],
+      [1, 4],
+      [Math.floor(n / 3), Math.floor(n / 3) + 9],
+      [n - 3, n + 2],
+      [-2, 2],
+      [n, n + 1],
+    ] as const) {
+      expect(index.page(from, to, mode)).toEqual(modelPage(order, from, to, mode));
+    }
+  }
 }
 
 describe("OrderedIndex", () => {
