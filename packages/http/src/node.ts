@@ -273,10 +273,11 @@ function readNodeBody(req: IncomingMessage, limit: number): Promise<Uint8Array> 
     const onClose = () => {
       if (!req.readableEnded) onBroken();
     };
+    // `on`, not `once`: cleanup() removes them all anyway, and once() wraps each listener anew.
     req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("error", onBroken);
-    req.once("close", onClose);
+    req.on("end", onEnd);
+    req.on("error", onBroken);
+    req.on("close", onClose);
   });
 }
 

@@ -55,7 +55,10 @@ export const userRank = defineRoute({
   errors: boardErrors,
   async serve({ gk, params, query }) {
     const view = gk.leaderboard(params.metric, boardQuery(query));
-    const [entry, percentile] = await Promise.all([view.rank(params.userId), view.percentile(params.userId)]);
+    // Indexing, not destructuring: an array pattern runs the iterator protocol on every request.
+    const both = await Promise.all([view.rank(params.userId), view.percentile(params.userId)]);
+    const entry = both[0];
+    const percentile = both[1];
     if (!entry || percentile === null) {
       throw new GamifyError("NOT_FOUND", `User "${params.userId}" is not on board ${view.board}; a user joins a board with their first points in it.`);
     }
