@@ -1,7 +1,8 @@
-import { planAwards, type AwardOutcome, type AwardPlan, type AwardRequest, type GamifyEvent } from "@gamifykit/core";
+import { GamifyError, planAwards, type AwardOutcome, type AwardPlan, type AwardRequest, type GamifyEvent } from "@gamifykit/core";
 import { sql, type RawBuilder } from "kysely";
+import { BUCKET_BITS, BUCKET_LEVELS } from "./buckets.js";
 import { num, type Row } from "./connection.js";
-import type { BoardPlan, FusedBoards } from "./leaderboards.js";
+import type { BoardPlan, CounterMove, FusedBoards } from "./leaderboards.js";
 import type { SqlDialectName } from "./options.js";
 import type { Tables } from "./tables.js";
 
@@ -121,10 +122,36 @@ export function writesNothing(plan: PlannedCall): boolean {
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
+ * The buckets the counter changes move, in key order, each with its entry change `n` and the
+ * counters feeding it (`c1`, `c2`: indexes into `counters`), so the MySQL routine only adds up the
+ * distinct-score changes it learns from the counters instead of grouping in SQL. A board moves at
+ * most two counters (the old and the new score), so a bucket is fed by one or two.
+ */
+export function bucketMoves(counters: readonly CounterMove[]) {
+  const rows = new Map<string, { b: string; l: number; k: number; n: number; feeds: number[] }>();
+  counters.forEach((counter, i) => {
+    for (let level = 1; level <= BUCKET_LEVELS; level++) {
+      const bucket = Math.floor(counter.score / 2 ** (BUCKET_BITS * level));
+      const key = `${level}\u0000${bucket}\u0000${counter.board}`;
+      const row = rows.get(key) ?? { b: counter.board, l: level, k: bucket, n: 0, feeds: [] };
+      row.n += counter.n;
+      row.feeds.push(i);
+      rows.set(key, row);
+    }
+  });
+  return [...rows.values()]
+    .sort((x, y) => byString(x.b, y.b) || x.l - y.l || x.k - y.k)
+    .map(({ b, l, k, n, feeds }) => {
+      if (feeds.length > 2) throw new GamifyError("INTERNAL", `A bucket of board ${b} is fed by ${feeds.length} score counters in one award; please report this.`);
+      return { b, l, k, n, c1: feeds[0], c2: feeds[1] };
+    });
+}
+
+/**
  * The plan as the award routine reads it (see award-routine.ts): what to write, and the state it
  * was planned from. Absent values are left out (JSON null and a missing key both read as NULL).
  */
-export function planDocument(scope: AwardScope, now: number, state: StoredState, plan: PlannedCall, ttl: number): string {
+export function planDocument(dialect: SqlDialectName, scope: AwardScope, now: number, state: StoredState, plan: PlannedCall, ttl: number): string {
   const newScores = new Map((plan.boards?.entries ?? []).map((e) => [e.board, e.score]));
   return JSON.stringify({
     u: scope.userId,
@@ -141,5 +168,7 @@ export function planDocument(scope: AwardScope, now: number, state: StoredState,
     b: scope.boards.map((b) => ({ b, ss: state.scores.get(b), s: newScores.get(b) })),
     bx: (plan.boards?.expiring ?? []).map(([b, x]) => ({ b, x })),
     c: (plan.boards?.counters ?? []).map((c) => ({ b: c.board, s: c.score, n: c.n })),
+    // Only the MySQL routine reads these; PostgreSQL groups the counters itself.
+    q: dialect === "mysql" ? bucketMoves(plan.boards?.counters ?? []) : undefined,
   });
 }

@@ -25,6 +25,7 @@ import type { Tables } from "./tables.js";
  *   b [{b, ss, s}]         boards: the user's seen score (null: no entry), new score (null: unchanged)
  *   bx [{b, x}]            board expiries to store
  *   c [{b, s, n}]          score counter changes, sorted by (board, score)
+ *   q [{b, l, k, n, c1, c2}]  MySQL only: the buckets they move, in key order, and the counters feeding each
  * The result is rows (k, name, v, l, o): one row with k = -1 when applied; otherwise a row with
  * k = -2 followed by the current state in the shape of the client's own read (k 0: points,
  * 1: board entries, 2: live idempotency records).
@@ -179,12 +180,6 @@ END
 $gk$`;
 }
 
-/** floor(expr / 2^bits) on a BIGINT in MySQL, exact for safe integers (see `floorShift`). */
-const mysqlFloorShift = (expr: string, bits: number): string => {
-  const d = 2 ** bits;
-  return `(CASE WHEN ${expr} >= 0 THEN ${expr} DIV ${d} ELSE -((-${expr} - 1) DIV ${d}) - 1 END)`;
-};
-
 /** CREATE PROCEDURE for MySQL 8 / MariaDB 10.11 (JSON_TABLE reads the plan). */
 function mysqlRoutine(t: Tables): string {
   const id = (name: string) => q(name, "mysql");
@@ -204,15 +199,6 @@ function mysqlRoutine(t: Tables): string {
   const text = "LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin";
   const jt = (path: string, columns: string) => `JSON_TABLE(plan, '${path}' COLUMNS (${columns}))`;
   const seenKeys = jt("$.k[*]", `key_ ${str(128)} PATH '$'`);
-  // One arm per bucket level: literal divisors keep the division exact.
-  const bucketArms = (filter: string) =>
-    Array.from(
-      { length: BUCKET_LEVELS },
-      (_, i) =>
-        `SELECT m.b, ${i + 1} AS lv, ${mysqlFloorShift("m.s", BUCKET_BITS * (i + 1))} AS bk, SUM(m.n) AS sn, SUM(m.d) AS sd
-         FROM JSON_TABLE(moved, '$[*]' COLUMNS (b ${str(255)} PATH '$.b', s BIGINT PATH '$.s', n BIGINT PATH '$.n', d BIGINT PATH '$.d')) m
-         GROUP BY m.b, bk HAVING ${filter}`,
-    ).join("\n         UNION ALL ");
   return `
 CREATE PROCEDURE ${id(awardRoutineName(t))}(IN plan ${text})
 BEGIN
@@ -223,7 +209,11 @@ BEGIN
   DECLARE cs BIGINT;
   DECLARE cn BIGINT;
   DECLARE after_n BIGINT;
-  DECLARE moved ${text} DEFAULT '[]';
+  -- Per counter, in order: +1 when its score appeared, -1 when it emptied, else 0.
+  DECLARE dv ${text} DEFAULT '[]';
+  DECLARE bd BIGINT;
+  DECLARE c1 INT;
+  DECLARE c2 INT;
   DECLARE stale BOOLEAN DEFAULT FALSE;
   DECLARE lv INT;
   DECLARE ev_type VARCHAR(32);
@@ -237,11 +227,9 @@ BEGIN
     SELECT e.t, e.a, e.at, e.b FROM ${jt("$.e[*]", `i FOR ORDINALITY, t VARCHAR(32) PATH '$.t', a ${str(128)} PATH '$.a', at BIGINT PATH '$.at', b ${text} PATH '$.b'`)} e ORDER BY e.i;
   DECLARE placed CURSOR FOR
     SELECT s.b, s.s FROM ${jt("$.b[*]", `i FOR ORDINALITY, b ${str(255)} PATH '$.b', s BIGINT PATH '$.s'`)} s WHERE s.s IS NOT NULL ORDER BY s.i;
-  -- Buckets whose count fell (read when opened, after the counters loop filled moved).
-  DECLARE shrunk CURSOR FOR
-    SELECT g.b, g.lv, g.bk FROM (
-      ${bucketArms("SUM(m.n) < 0")}
-    ) g ORDER BY g.b, g.lv, g.bk;
+  DECLARE bucketed CURSOR FOR
+    SELECT q.b, q.l, q.k, q.n, q.c1, q.c2 FROM ${jt("$.q[*]", `i FOR ORDINALITY, b ${str(255)} PATH '$.b', l INT PATH '$.l', k BIGINT PATH '$.k', n BIGINT PATH '$.n', c1 INT PATH '$.c1', c2 INT PATH '$.c2'`)} q
+    ORDER BY q.i;
   DECLARE counters CURSOR FOR
     SELECT c.b, c.s, c.n FROM ${jt("$.c[*]", `i FOR ORDINALITY, b ${str(255)} PATH '$.b', s BIGINT PATH '$.s', n BIGINT PATH '$.n'`)} c ORDER BY c.i;
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET done = 1;
@@ -342,26 +330,26 @@ BEGIN
       IF after_n <= 0 THEN
         DELETE FROM ${scores} WHERE board = cb AND score = cs;
       END IF;
-      SET moved = JSON_ARRAY_APPEND(moved, '$', JSON_OBJECT('b', cb, 's', cs, 'n', cn, 'd', CASE WHEN after_n <= 0 THEN -1 WHEN after_n = cn THEN 1 ELSE 0 END));
+      SET dv = JSON_ARRAY_APPEND(dv, '$', CASE WHEN after_n <= 0 THEN -1 WHEN after_n = cn THEN 1 ELSE 0 END);
     END LOOP;
     CLOSE counters;
-    IF JSON_LENGTH(moved) > 0 THEN
-      -- Buckets shared by the old and the new score cancel out and are not touched.
-      INSERT INTO ${buckets} (board, level, bucket, n, d)
-        SELECT g.b, g.lv, g.bk, g.sn, g.sd FROM (
-          ${bucketArms("SUM(m.n) <> 0 OR SUM(m.d) <> 0")}
-        ) g ORDER BY g.b, g.lv, g.bk
-        ON DUPLICATE KEY UPDATE n = ${buckets}.n + VALUES(n), d = ${buckets}.d + VALUES(d);
-      -- Point deletes by key: a DELETE joined to the derived table may scan (and lock) the whole table.
-      SET done = 0;
-      OPEN shrunk;
-      pruning: LOOP
-        FETCH shrunk INTO cb, lv, cs;
-        IF done = 1 THEN LEAVE pruning; END IF;
-        DELETE FROM ${buckets} WHERE board = cb AND level = lv AND bucket = cs AND n <= 0;
-      END LOOP;
-      CLOSE shrunk;
-    END IF;
+    -- Buckets, as the client listed them in key order with the counters feeding each; a bucket
+    -- shared by the old and the new score whose counts do not change is not touched.
+    SET done = 0;
+    OPEN bucketed;
+    bucketing: LOOP
+      FETCH bucketed INTO cb, lv, cs, cn, c1, c2;
+      IF done = 1 THEN LEAVE bucketing; END IF;
+      SET bd = JSON_EXTRACT(dv, CONCAT('$[', c1, ']')) + IF(c2 IS NULL, 0, JSON_EXTRACT(dv, CONCAT('$[', c2, ']')));
+      IF cn <> 0 OR bd <> 0 THEN
+        INSERT INTO ${buckets} (board, level, bucket, n, d) VALUES (cb, lv, cs, cn, bd)
+          ON DUPLICATE KEY UPDATE n = ${buckets}.n + VALUES(n), d = ${buckets}.d + VALUES(d);
+        IF cn < 0 THEN
+          DELETE FROM ${buckets} WHERE board = cb AND level = lv AND bucket = cs AND n <= 0;
+        END IF;
+      END IF;
+    END LOOP;
+    CLOSE bucketed;
     COMMIT;
     SELECT -1 AS k, NULL AS name, NULL AS v, NULL AS l, NULL AS o;
   END IF;

@@ -208,7 +208,7 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
     // Plan every request before writing, so OUT_OF_RANGE writes nothing.
     const plan = planCall(scope, requests, state, boards);
     if (writesNothing(plan)) return { outcomes: plan.outcomes, expiring: [] };
-    const rows = await callRoutine(planDocument(scope, now, state, plan, ttl), trx);
+    const rows = await callRoutine(planDocument(dialect, scope, now, state, plan, ttl), trx);
     if (rows.length > 0 && num(rows[0]?.["k"]) === APPLIED) return { outcomes: plan.outcomes, expiring: plan.boards?.expiring ?? [] };
     return stateFromRows(rows);
   };
