@@ -144,6 +144,19 @@ function checkIndex(index: OrderedIndex, order: readonly ModelEntry[], scoreRang
 }
 
 describe("OrderedIndex", () => {
+  test("seeds its user table per index, so ids chosen to collide in one process do not collide in another", () => {
+    // Handles are table slots: with a fixed hash, two indexes would give the same ids the same slots.
+    const ids = Array.from({ length: 200 }, (_, i) => `user-${i}`);
+    const slots = () => {
+      const index = new OrderedIndex();
+      ids.forEach((id, i) => index.insert(i, i, id));
+      return ids.map((id) => index.handleOf(id));
+    };
+    const first = slots();
+    expect(new Set(first).size).toBe(ids.length);
+    expect(slots()).not.toEqual(first);
+  });
+
   test("matches a sorted array under random inserts and deletes with many ties", () => {
     const op: fc.Arbitrary<IndexOp> = fc.oneof(
       {

@@ -29,6 +29,7 @@
  */
 
 import { GamifyError } from "../errors.js";
+import { randomSeed } from "../ids.js";
 
 /** One entry of an {@link OrderedIndex}. */
 export interface IndexEntry {
@@ -90,10 +91,12 @@ function emptyNames(n: number): string[] {
 
 /**
  * A 32-bit hash of a user id (FNV-1a, then murmur3's finalizer so that the low bits, which pick
- * the table slot, depend on every character).
+ * the table slot, depend on every character). The offset basis is mixed with a random seed per
+ * index: user ids may come from outside (an HTTP path), and with a fixed hash anyone could
+ * precompute ids that share a probe run and make every lookup on the board linear.
  */
-function hashId(id: string): number {
-  let h = 0x811c9dc5;
+function hashId(id: string, seed: number): number {
+  let h = 0x811c9dc5 ^ seed;
   for (let c = 0; c < id.length; c++) h = Math.imul(h ^ id.charCodeAt(c), 0x01000193);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
@@ -130,6 +133,8 @@ function grownFloats(a: Float64Array): Float64Array {
  */
 export class OrderedIndex {
   private readonly cap: number;
+  /** Seeds the user table's hash (see {@link hashId}). */
+  private readonly seed = randomSeed();
 
   // Arena, indexed by physical slot p: entry j's score at keys[p * stride + 2j] and its seq next to
   // it (a score change reads one line for both, not one per field), its handle at
@@ -237,7 +242,7 @@ export class OrderedIndex {
 
   /** The handle of `userId`'s entry, or -1 when the user has none. */
   handleOf(userId: string): number {
-    const hash = hashId(userId);
+    const hash = hashId(userId, this.seed);
     const tag = hash | 1;
     const metaInt = this.metaInt;
     const mask = this.mask;
@@ -485,7 +490,7 @@ export class OrderedIndex {
       }
       live++;
       if (!handlesSeen.has(h)) fail(`slot ${h} is not in any block`);
-      if (t !== (hashId(this.names[h]!) | 1)) fail(`slot ${h} has a stale tag`);
+      if (t !== (hashId(this.names[h]!, this.seed) | 1)) fail(`slot ${h} has a stale tag`);
       if (this.handleOf(this.names[h]!) !== h) fail(`user of slot ${h} is not found there`);
     }
     if (live !== this.count) fail("handles leaked");
@@ -967,7 +972,7 @@ export class OrderedIndex {
    * user is present. Reuses the first freed slot on the probe path.
    */
   private claimSlot(userId: string): number {
-    const hash = hashId(userId);
+    const hash = hashId(userId, this.seed);
     const tag = hash | 1;
     const metaInt = this.metaInt;
     const mask = this.mask;
