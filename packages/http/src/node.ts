@@ -84,11 +84,15 @@ async function serveFast(core: ServeIncoming, req: IncomingMessage, res: ServerR
   const answer = await core(incoming);
   const leftUnread = incoming.bodyLeftUnread();
   if (leftUnread) res.once("finish", () => discardBody(req));
-  await writeAnswer(answer, req, res, leftUnread, options.onError ?? reportError);
+  const streaming = writeAnswer(answer, req, res, leftUnread, options.onError ?? reportError);
+  if (streaming) await streaming;
 }
 
-/** Writes an answer: text and bytes with the headers in one write, streams chunk by chunk with backpressure. */
-async function writeAnswer(answer: Answer, req: IncomingMessage, res: ServerResponse, bodyLeftUnread: boolean, onError: (error: unknown) => void): Promise<void> {
+/**
+ * Writes an answer: text and bytes with the headers in one write (synchronously, so a JSON answer
+ * costs no extra promise), streams chunk by chunk with backpressure (the promise returned).
+ */
+function writeAnswer(answer: Answer, req: IncomingMessage, res: ServerResponse, bodyLeftUnread: boolean, onError: (error: unknown) => void): Promise<void> | undefined {
   // Unread upload bytes would stall the next request on a kept-alive connection: close it after
   // answering instead of reading (possibly endless) data nobody wants.
   if (bodyLeftUnread) answer.headers.set("connection", "close");
@@ -97,17 +101,16 @@ async function writeAnswer(answer: Answer, req: IncomingMessage, res: ServerResp
   if (isStream(body)) {
     res.writeHead(answer.status, answer.statusText, headers);
     if (req.method === "HEAD") {
-      await body.cancel().catch(() => undefined);
       res.end();
-      return;
+      return body.cancel().catch(() => undefined);
     }
-    await pipeStream(body, answer.headers.get("content-type") ?? undefined, res, onError);
-    return;
+    return pipeStream(body, answer.headers.get("content-type") ?? undefined, res, onError);
   }
   res.writeHead(answer.status, answer.statusText, headers);
   if (body === null || req.method === "HEAD") res.end();
   else if (typeof body === "string") res.end(body, "utf8");
   else res.end(body);
+  return undefined;
 }
 
 const EMPTY_QUERY = new URLSearchParams();
