@@ -26,8 +26,8 @@ import type { Tables } from "./tables.js";
  *   bx [{b, x}]            board expiries to store
  *   c [{b, s, n}]          score counter changes, sorted by (board, score)
  *   q [{b, l, k, n, c1, c2}]  MySQL only: the buckets they move, in key order, and the counters feeding each
- * The result is rows (k, name, v, l, o): one row with k = -1 when applied; otherwise a row with
- * k = -2 followed by the current state in the shape of the client's own read (k 0: points,
+ * The result is rows (k, name, v, l, o): when applied, one row with k = -1 (PostgreSQL) or no
+ * result set (MySQL); otherwise a row with k = -2 followed by the current state in the shape of the client's own read (k 0: points,
  * 1: board entries, 2: live idempotency records).
  */
 
@@ -208,7 +208,6 @@ BEGIN
   DECLARE cb ${str(255)};
   DECLARE cs BIGINT;
   DECLARE cn BIGINT;
-  DECLARE after_n BIGINT;
   -- Per counter, in order: +1 when its score appeared, -1 when it emptied, else 0.
   DECLARE dv ${text} DEFAULT '[]';
   DECLARE bd BIGINT;
@@ -326,11 +325,14 @@ BEGIN
       FETCH counters INTO cb, cs, cn;
       IF done = 1 THEN LEAVE counting; END IF;
       INSERT INTO ${scores} (board, score, n) VALUES (cb, cs, cn) ON DUPLICATE KEY UPDATE n = ${scores}.n + VALUES(n);
-      SELECT n INTO after_n FROM ${scores} WHERE board = cb AND score = cs;
-      IF after_n <= 0 THEN
-        DELETE FROM ${scores} WHERE board = cb AND score = cs;
+      IF cn > 0 THEN
+        -- 1: inserted, so the score is new on the board; 2: updated.
+        SET dv = JSON_ARRAY_APPEND(dv, '$', IF(ROW_COUNT() = 1, 1, 0));
+      ELSE
+        -- The counter existed (the user's old score is counted there); deleted when it emptied.
+        DELETE FROM ${scores} WHERE board = cb AND score = cs AND n <= 0;
+        SET dv = JSON_ARRAY_APPEND(dv, '$', -ROW_COUNT());
       END IF;
-      SET dv = JSON_ARRAY_APPEND(dv, '$', CASE WHEN after_n <= 0 THEN -1 WHEN after_n = cn THEN 1 ELSE 0 END);
     END LOOP;
     CLOSE counters;
     -- Buckets, as the client listed them in key order with the counters feeding each; a bucket
@@ -350,8 +352,8 @@ BEGIN
       END IF;
     END LOOP;
     CLOSE bucketed;
+    -- Applied: no result set.
     COMMIT;
-    SELECT -1 AS k, NULL AS name, NULL AS v, NULL AS l, NULL AS o;
   END IF;
 END`;
 }

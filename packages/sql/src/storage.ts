@@ -192,10 +192,10 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
       const call = sql<Row>`SELECT k, name, v, l, o FROM ${sql.raw(routineId)}(${doc}::jsonb)`;
       return trx === undefined ? handle.rows(call) : (await call.execute(trx)).rows;
     }
-    // A CALL answers with its result set and a status packet.
+    // A CALL answers with its result sets and a status packet; an applied plan has no result set.
     const { rows } = await sql<Row>`CALL ${sql.raw(routineId)}(${doc})`.execute(await handle.db());
     const first: unknown = rows[0];
-    return Array.isArray(first) ? (first as Row[]) : rows;
+    return Array.isArray(first) ? (first as Row[]) : [{ k: APPLIED }];
   };
 
   type Applied = { readonly outcomes: AwardOutcome[]; readonly expiring: readonly (readonly [string, number])[] };
