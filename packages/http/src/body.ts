@@ -11,6 +11,7 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 /** True for `application/json` and `application/<anything>+json`, with no charset or `charset=utf-8`. */
 export function isJsonMediaType(contentType: string | null): boolean {
   if (contentType === null) return false;
+  if (contentType === "application/json") return true; // nearly every request: no parsing needed
   const [essence = "", ...params] = contentType.split(";").map((part) => part.trim().toLowerCase());
   if (essence !== "application/json" && !/^application\/[\w.+-]+\+json$/.test(essence)) return false;
   for (const param of params) {

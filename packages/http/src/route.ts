@@ -104,6 +104,8 @@ export function defineRoute<
   spec: RouteSpec<P, Q, H, B, R>,
 ): Route {
   const erased = spec as unknown as RouteSpec<z.ZodType, z.ZodType, z.ZodType, z.ZodType>;
+  // The declared header names and their lowercase forms, worked out once rather than per request.
+  const headerNames = spec.headers instanceof z.ZodObject ? Object.keys(spec.headers.shape).map((name) => [name, name.toLowerCase()] as const) : [];
   return {
     spec: erased,
     access: (raw) => (typeof spec.access === "function" ? spec.access(raw) : spec.access),
@@ -112,7 +114,7 @@ export function defineRoute<
       const errors: FieldError[] = [];
       const params = parse(spec.params ?? EMPTY, raw.params, "path", errors);
       const query = parse(spec.query ?? EMPTY, queryObject(raw.query, errors), "query", errors);
-      const headers = parse(spec.headers ?? EMPTY, headerObject(spec.headers, request.headers), "header", errors);
+      const headers = parse(spec.headers ?? EMPTY, headerObject(headerNames, request.headers), "header", errors);
       const parsedBody = spec.body && (body !== undefined || spec.body.required) ? parse(spec.body.schema, body, "body", errors) : undefined;
       throwIfInvalid(errors);
       return erased.serve({ gk, request, params, query, headers, body: parsedBody, principal, scope, services });
@@ -149,11 +151,10 @@ export function queryObject(query: URLSearchParams, errors: FieldError[]): Recor
 }
 
 /** The headers a route declares, read case-insensitively into the declared names. */
-function headerObject(schema: z.ZodType | undefined, headers: HeaderReader): Record<string, string> {
+function headerObject(names: readonly (readonly [string, string])[], headers: HeaderReader): Record<string, string> {
   const out: Record<string, string> = {};
-  if (!(schema instanceof z.ZodObject)) return out;
-  for (const name of Object.keys(schema.shape)) {
-    const value = headers.get(name);
+  for (const [name, lower] of names) {
+    const value = headers.get(lower);
     if (value !== null) out[name] = value;
   }
   return out;
