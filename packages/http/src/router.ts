@@ -19,6 +19,8 @@ export interface Match {
 /** The result of a lookup: a match, or the methods the path allows (empty when no route has the path). */
 export type Lookup = { readonly match: Match } | { readonly match: null; readonly allowed: readonly string[] };
 
+const NO_MATCH: Lookup = Object.freeze({ match: null, allowed: Object.freeze([]) as readonly string[] });
+
 /** Builds a router over route declarations. */
 export function createRouter(routes: readonly Route[]) {
   const compiled: CompiledRoute[] = routes.map((route) => {
@@ -40,19 +42,25 @@ export function createRouter(routes: readonly Route[]) {
     /** Looks up `path` (already stripped of the prefix). HEAD matches GET routes. */
     lookup(method: string, path: string): Lookup {
       const wanted = method === "HEAD" ? "GET" : method;
-      const allowed: string[] = [];
-      for (const { route, pattern, names, literal } of compiled) {
+      // Runs on every request: indexed loops, and the list of allowed methods only when needed.
+      let allowed: string[] | undefined;
+      for (let r = 0; r < compiled.length; r++) {
+        const { route, pattern, names, literal } = compiled[r] as CompiledRoute;
         if (!path.startsWith(literal)) continue;
         const found = pattern.exec(path);
         if (!found) continue;
         if (route.spec.method !== wanted) {
-          allowed.push(route.spec.method);
+          (allowed ??= []).push(route.spec.method);
           continue;
         }
         const params: Record<string, string> = {};
-        names.forEach((name, i) => (params[name] = decodeSegment(found[i + 1] as string, name)));
+        for (let i = 0; i < names.length; i++) {
+          const name = names[i] as string;
+          params[name] = decodeSegment(found[i + 1] as string, name);
+        }
         return { match: { route, params } };
       }
+      if (!allowed) return NO_MATCH;
       if (allowed.includes("GET")) allowed.push("HEAD");
       return { match: null, allowed };
     },
@@ -60,6 +68,7 @@ export function createRouter(routes: readonly Route[]) {
 }
 
 function decodeSegment(segment: string, name: string): string {
+  if (!segment.includes("%")) return segment; // nothing to decode, nothing to allocate
   try {
     return decodeURIComponent(segment);
   } catch {

@@ -10,13 +10,14 @@ type BoardInput = {
   mode?: LeaderboardQuery["mode"] | undefined;
 };
 
+/** The engine's query from the validated one, with absent fields left out (not set to undefined). */
 function boardQuery(query: BoardInput): LeaderboardQuery {
-  return {
-    ...(query.period === undefined ? {} : { period: query.period }),
-    ...(query.at === undefined ? {} : { at: query.at }),
-    ...(query.scope === undefined ? {} : { scope: query.scope }),
-    ...(query.mode === undefined ? {} : { mode: query.mode }),
-  };
+  const out: { -readonly [K in keyof LeaderboardQuery]: LeaderboardQuery[K] } = {};
+  if (query.period !== undefined) out.period = query.period;
+  if (query.at !== undefined) out.at = query.at;
+  if (query.scope !== undefined) out.scope = query.scope;
+  if (query.mode !== undefined) out.mode = query.mode;
+  return out;
 }
 
 const boardErrors = [404];
