@@ -158,6 +158,8 @@ async function sqlLeaderboardBench(dialect: SqlDialectName, quick: boolean): Pro
         ? await raw.query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()")
         : await raw.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()");
     for (const { name } of listed) if (name.startsWith(prefix)) await raw.query(`DROP TABLE IF EXISTS ${name}`);
+    // Migration 0003's award routine is not a table.
+    await raw.query(dialect === "postgres" ? `DROP FUNCTION IF EXISTS ${prefix}apply_award(jsonb)` : `DROP PROCEDURE IF EXISTS ${prefix}apply_award`);
     await db.destroy();
   }
 }
