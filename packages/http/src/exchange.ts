@@ -115,6 +115,8 @@ export function answerFromResponse(response: Response): Answer {
   response.headers.forEach((value, name) => {
     if (name !== "set-cookie") headers.set(name, value);
   });
+  // Cookies stay separate entries (joined with ", " they would be one broken cookie).
+  for (const cookie of response.headers.getSetCookie()) headers.list.push("set-cookie", cookie);
   return { status: response.status, statusText: response.statusText || undefined, headers, body: response.body };
 }
 
