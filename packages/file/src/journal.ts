@@ -205,6 +205,9 @@ export class Journal {
     }
     try {
       // The old segment is complete; make it durable before leaving it (not needed for "none").
+      // Clean first, so the periodic timer starts no sync of its own on a file about to close
+      // (writes wait in the queue behind this switch, so nothing dirties it meanwhile).
+      this.dirty = false;
       await this.syncing;
       if (this.options.durability !== "none") await this.options.io.datasync(this.handle);
       const next = await open(segmentPath(this.options.directory, rotation.segment), "wx");

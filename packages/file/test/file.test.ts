@@ -195,6 +195,40 @@ describe("file store: persistence", () => {
     await files.close();
   });
 
+  test("durability: \"batch\": a periodic sync that starts while the log moves to a new segment does not break the store", async () => {
+    // Slow syncs and a 1 ms interval: the timer fires while a compaction syncs and closes the old
+    // segment. A sync it started on that segment used to hit the closed file (EBADF) and poison the store.
+    const io = countingIo();
+    // A sync that starts while another runs reaches the disk later (as a queued fdatasync would).
+    let running = 0;
+    const slowIo = {
+      ...io,
+      async datasync(handle: Parameters<typeof io.datasync>[0]) {
+        const delay = running > 0 ? 40 : 10;
+        running++;
+        try {
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          await io.datasync(handle);
+        } finally {
+          running--;
+        }
+      },
+    };
+    const directory = await tempDir();
+    const files = createFileStores({ directory, durability: "batch", batchIntervalMs: 1, compactEvery: 5 }, slowIo);
+    await files.open();
+    for (let i = 0; i < 10; i++) {
+      // An award's write and a rotation queued behind it in one drain: the log is dirty as the switch syncs.
+      const written = files.storage.applyAwards("rotating", [award("rotating", `e${i}`, 1)], Date.now());
+      await files.compact();
+      await written;
+    }
+    await files.close();
+    const again = fileStorage({ directory });
+    assert.equal((await again.getUser("rotating"))?.points.points, 10);
+    await again.close();
+  });
+
   test("leaderboard expiry replays by the record's time, also through a snapshot", async () => {
     const directory = await tempDir();
     let now = 1_000_000;
