@@ -39,9 +39,8 @@ export function awardRoutineName(tables: Tables): string {
 
 const q = (name: string, dialect: SqlDialectName) => (dialect === "postgres" ? `"${name}"` : `\`${name}\``);
 
-/** CREATE FUNCTION for PostgreSQL. */
-function postgresRoutine(t: Tables): string {
-  const id = (name: string) => q(name, "postgres");
+/** The tables a routine touches, quoted for `dialect`. */
+function quotedTables(t: Tables, dialect: SqlDialectName) {
   const [users, boardUsers, points, events, idem, boards, entries, scores, buckets] = [
     t.users,
     t.boardUsers,
@@ -52,7 +51,14 @@ function postgresRoutine(t: Tables): string {
     t.boardEntries,
     t.boardScores,
     t.boardBuckets,
-  ].map(id);
+  ].map((name) => q(name, dialect));
+  return { users, boardUsers, points, events, idem, boards, entries, scores, buckets };
+}
+
+/** CREATE FUNCTION for PostgreSQL. */
+function postgresRoutine(t: Tables): string {
+  const id = (name: string) => q(name, "postgres");
+  const { users, boardUsers, points, events, idem, boards, entries, scores, buckets } = quotedTables(t, "postgres");
   return `
 CREATE FUNCTION ${id(awardRoutineName(t))}(plan jsonb)
 RETURNS TABLE (k integer, name text, v bigint, l integer, o text)
@@ -183,17 +189,7 @@ $gk$`;
 /** CREATE PROCEDURE for MySQL 8 / MariaDB 10.11 (JSON_TABLE reads the plan). */
 function mysqlRoutine(t: Tables): string {
   const id = (name: string) => q(name, "mysql");
-  const [users, boardUsers, points, events, idem, boards, entries, scores, buckets] = [
-    t.users,
-    t.boardUsers,
-    t.points,
-    t.events,
-    t.idempotency,
-    t.boards,
-    t.boardEntries,
-    t.boardScores,
-    t.boardBuckets,
-  ].map(id);
+  const { users, boardUsers, points, events, idem, boards, entries, scores, buckets } = quotedTables(t, "mysql");
   // Strings compare as the tables do: binary (see migration 0001).
   const str = (n: number) => `VARCHAR(${n}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`;
   const text = "LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin";

@@ -3,10 +3,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { analyticsSuite, expectGamifyError, leaderboardSuite, storageSuite, type TestServer } from "@gamifykit/adapter-tests";
 import { createGamify, levels, type LeaderboardStore, type Storage } from "@gamifykit/core";
-import { Migrator, type Kysely } from "kysely";
 import { sql } from "kysely";
 import { migrate, sqlAnalytics, sqlLeaderboards, sqlStorage, sqlStores, tableNames, type SqlDialectName } from "../src/index.js";
-import { migrationProvider } from "../src/migrations.js";
 import { main } from "../src/cli-main.js";
 import { countingPool, openHost, randomPrefix, type CountingPool, type Host } from "./support.js";
 
@@ -510,14 +508,7 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
       test("tables migrated only to 0002 (no routine) still award, through the locking path", async () => {
         const tablePrefix = randomPrefix();
         prefixes.push(tablePrefix);
-        const t = tableNames(tablePrefix);
-        const migrator = new Migrator({
-          db: host.db as unknown as Kysely<unknown>,
-          provider: migrationProvider(dialect, t),
-          migrationTableName: t.migrations,
-          migrationLockTableName: t.migrationsLock,
-        });
-        expect((await migrator.migrateTo("0002_score_buckets")).error).toBeUndefined();
+        expect(await host.migrateTo(tablePrefix, "0002_score_buckets")).toBeUndefined();
         const counting = countingPool(dialect, url);
         const { gk, stores, close } = engineOn(counting, tablePrefix);
         try {

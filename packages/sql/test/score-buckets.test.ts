@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { findTestServer } from "@gamifykit/adapter-tests";
 import { createGamify, levels, memoryLeaderboards, type LeaderboardStore, type RankMode } from "@gamifykit/core";
-import { Migrator, sql, type Kysely } from "kysely";
+import { sql } from "kysely";
 import { migrate, sqlLeaderboards, sqlStores, tableNames, type SqlDialectName } from "../src/index.js";
-import { BUCKET_BITS, BUCKET_LEVELS, floorShift, migrationProvider } from "../src/migrations.js";
+import { BUCKET_BITS, BUCKET_LEVELS, floorShift } from "../src/migrations.js";
 import { openHost, randomPrefix, type Host } from "./support.js";
 
 const MODES: readonly RankMode[] = ["standard", "dense", "ordinal"];
@@ -174,13 +174,7 @@ function register(dialect: SqlDialectName, url: string | undefined): void {
       const tablePrefix = randomPrefix();
       prefixes.push(tablePrefix);
       const t = tableNames(tablePrefix);
-      const migrator = new Migrator({
-        db: host.db as unknown as Kysely<unknown>,
-        provider: migrationProvider(dialect, t),
-        migrationTableName: t.migrations,
-        migrationLockTableName: t.migrationsLock,
-      });
-      expect((await migrator.migrateTo("0001_initial")).error).toBeUndefined();
+      expect(await host.migrateTo(tablePrefix, "0001_initial")).toBeUndefined();
       // Rows as the 0001 adapter wrote them: entries plus one counter per score.
       const reference = memoryLeaderboards();
       const entries = EDGES.flatMap((score, i) => [

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { Kysely, MysqlDialect, PostgresDialect, sql } from "kysely";
+import { Kysely, Migrator, MysqlDialect, PostgresDialect, sql } from "kysely";
 import { createPool, type Pool as MysqlPool } from "mysql2";
 import pg from "pg";
-import type { SqlDialectName } from "../src/index.js";
+import { tableNames, type SqlDialectName } from "../src/index.js";
+import { migrationProvider } from "../src/migrations.js";
 
 /** A fresh table prefix: isolates one store from every other test and helper sharing the database. */
 export function randomPrefix(): string {
@@ -14,6 +15,8 @@ export interface Host {
   readonly dialect: SqlDialectName;
   readonly pool: pg.Pool | MysqlPool;
   readonly db: Kysely<never>;
+  /** Migrates the tables of `tablePrefix` up to migration `name` only (to set up an older schema); resolves to the migrator's error, if any. */
+  migrateTo(tablePrefix: string, name: string): Promise<unknown>;
   /** Drops every table whose name starts with one of the prefixes, and their award routines. */
   dropPrefixes(prefixes: readonly string[]): Promise<void>;
   end(): Promise<void>;
@@ -28,6 +31,16 @@ export function openHost(dialect: SqlDialectName, url: string): Host {
     dialect,
     pool,
     db,
+    async migrateTo(tablePrefix, name) {
+      const t = tableNames(tablePrefix);
+      const migrator = new Migrator({
+        db: db as unknown as Kysely<unknown>,
+        provider: migrationProvider(dialect, t),
+        migrationTableName: t.migrations,
+        migrationLockTableName: t.migrationsLock,
+      });
+      return (await migrator.migrateTo(name)).error;
+    },
     async dropPrefixes(prefixes) {
       if (prefixes.length === 0) return;
       const listed =
