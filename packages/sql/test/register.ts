@@ -360,8 +360,9 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
     });
 
     describe("award routine", () => {
-      /** The bench's engine (quadratic levels, an all-time board, a listener) on sqlStores over a counting pool. */
-      const engineOn = (counting: CountingPool, tablePrefix: string) => {
+      /** The bench's engine (quadratic levels, an all-time board, a listener) on sqlStores over a counting pool of its own; close() ends both. */
+      const engineOn = (tablePrefix: string) => {
+        const counting = countingPool(dialect, url);
         const stores = sqlStores({ dialect, pool: counting.pool, tablePrefix });
         const gk = createGamify({
           storage: stores.storage,
@@ -374,9 +375,11 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
         return {
           gk,
           stores,
+          counting,
           close: async () => {
             await gk.close();
             await stores.close();
+            await counting.end();
           },
         };
       };
@@ -386,8 +389,7 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
 
       test("a steady-state award with levels and a board is two round trips: one read, one routine call", async () => {
         const tablePrefix = await fresh();
-        const counting = countingPool(dialect, url);
-        const { gk, close } = engineOn(counting, tablePrefix);
+        const { gk, counting, close } = engineOn(tablePrefix);
         try {
           // Warm up: the board's expiry is learned once per store, statements are prepared once per connection.
           for (let i = 0; i < 5; i++) await gk.addPoints(`warm-${i}`, 10, { metric: "xp" });
@@ -400,14 +402,12 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
           expect(await gk.leaderboard("xp").rank("user-0")).toMatchObject({ score: 240 });
         } finally {
           await close();
-          await counting.end();
         }
       });
 
       test("a replay with an idempotency key is one round trip and writes nothing", async () => {
         const tablePrefix = await fresh();
-        const counting = countingPool(dialect, url);
-        const { gk, close } = engineOn(counting, tablePrefix);
+        const { gk, counting, close } = engineOn(tablePrefix);
         try {
           const first = await gk.addPoints("u", 50, { metric: "xp", idempotencyKey: "k1" });
           const before = await gk.getUser("u");
@@ -418,14 +418,12 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
           expect(await gk.getUser("u")).toEqual(before);
         } finally {
           await close();
-          await counting.end();
         }
       });
 
       test("a state changed between the read and the routine call is detected: the award is planned again and applies exactly once", async () => {
         const tablePrefix = await fresh();
-        const counting = countingPool(dialect, url);
-        const { gk, stores, close } = engineOn(counting, tablePrefix);
+        const { gk, stores, counting, close } = engineOn(tablePrefix);
         // Another writer (its own storage and queue, as another process would be) on the same tables.
         const other = sqlStores({ dialect, pool: host.pool, tablePrefix });
         const otherGk = createGamify({ storage: other.storage, leaderboardStore: other.leaderboardStore, analytics: false, levels: { xp: levels.quadratic({ base: 100 }) } });
@@ -460,14 +458,12 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
           await otherGk.close();
           await other.close();
           await close();
-          await counting.end();
         }
       });
 
       test("a user who keeps changing under the routine is awarded under the user's lock, still exactly once", async () => {
         const tablePrefix = await fresh();
-        const counting = countingPool(dialect, url);
-        const { gk, stores, close } = engineOn(counting, tablePrefix);
+        const { gk, stores, counting, close } = engineOn(tablePrefix);
         const other = sqlStores({ dialect, pool: host.pool, tablePrefix });
         const otherGk = createGamify({ storage: other.storage, leaderboardStore: other.leaderboardStore, analytics: false });
         try {
@@ -501,7 +497,6 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
           await otherGk.close();
           await other.close();
           await close();
-          await counting.end();
         }
       });
 
@@ -509,8 +504,7 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
         const tablePrefix = randomPrefix();
         prefixes.push(tablePrefix);
         expect(await host.migrateTo(tablePrefix, "0002_score_buckets")).toBeUndefined();
-        const counting = countingPool(dialect, url);
-        const { gk, stores, close } = engineOn(counting, tablePrefix);
+        const { gk, stores, counting, close } = engineOn(tablePrefix);
         try {
           const results = await Promise.all(Array.from({ length: 20 }, (_, i) => gk.addPoints(`u${i % 4}`, 25, { metric: "xp" })));
           expect(results.map((r) => r.total).sort((a, b) => a - b)).toEqual([25, 25, 25, 25, 50, 50, 50, 50, 75, 75, 75, 75, 100, 100, 100, 100, 125, 125, 125, 125]);
@@ -520,7 +514,6 @@ export function registerSqlTests(dialect: SqlDialectName, server: TestServer | u
           expect(await stores.leaderboardStore.count("xp/all/all")).toBe(4);
         } finally {
           await close();
-          await counting.end();
         }
       });
     });
