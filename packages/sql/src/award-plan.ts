@@ -1,6 +1,7 @@
 import { GamifyError, planAwards, type AwardOutcome, type AwardPlan, type AwardRequest, type GamifyEvent } from "@gamifykit/core";
 import { sql, type RawBuilder } from "kysely";
 import { BUCKET_BITS, BUCKET_LEVELS } from "./buckets.js";
+import { byString } from "./dialect.js";
 import { num, type Row } from "./connection.js";
 import type { BoardPlan, CounterMove, FusedBoards } from "./leaderboards.js";
 import type { SqlDialectName } from "./options.js";
@@ -103,13 +104,18 @@ export interface PlannedCall extends AwardPlan {
   readonly boards: BoardPlan | undefined;
 }
 
-/** Plans a call from `state` (throws OUT_OF_RANGE, having written nothing, when a total or score would overflow). */
-export function planCall(scope: AwardScope, requests: readonly AwardRequest[], state: StoredState, boards: FusedBoards | undefined): PlannedCall {
-  const plan = planAwards(scope.userId, requests, {
+/** Core's plan of `requests` from a stored state (throws OUT_OF_RANGE when a total would overflow). */
+export function planFromState(userId: string, requests: readonly AwardRequest[], state: StoredState): AwardPlan {
+  return planAwards(userId, requests, {
     total: (metric) => state.totals.get(metric),
     level: (metric) => state.levels.get(metric),
     replay: (key) => state.replays.get(key),
   });
+}
+
+/** Plans a call from `state` (throws OUT_OF_RANGE, having written nothing, when a total or score would overflow). */
+export function planCall(scope: AwardScope, requests: readonly AwardRequest[], state: StoredState, boards: FusedBoards | undefined): PlannedCall {
+  const plan = planFromState(scope.userId, requests, state);
   const moves = boards === undefined ? [] : boardMoves(requests, plan.outcomes);
   return { ...plan, boards: boards === undefined || moves.length === 0 ? undefined : boards.plan(moves, state.scores) };
 }
@@ -119,7 +125,6 @@ export function writesNothing(plan: PlannedCall): boolean {
   return plan.totals.size === 0 && plan.events.length === 0 && plan.keys.size === 0 && plan.boards === undefined;
 }
 
-const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * The buckets the counter changes move, in key order, each with its entry change `n` and the

@@ -54,3 +54,6 @@ export async function executeAll(dialect: SqlDialectName, trx: Kysely<LooseDb>, 
   }
   for (const statement of statements) await statement.execute();
 }
+
+/** Code-unit order: how the tables compare keys (binary collation), so locks are taken in one order everywhere. */
+export const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

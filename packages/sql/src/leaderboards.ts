@@ -1,7 +1,7 @@
 import { checkCount, checkRankMode as checkMode, checkScore, GamifyError, type LeaderboardStore, type RankMode, type RankedEntry } from "@gamifykit/core";
 import { sql, type Expression, type RawBuilder, type SqlBool } from "kysely";
 import { Lifecycle, SqlHandle, num, statementName, type Db, type Row, type Trx } from "./connection.js";
-import { executeAll, upsert, withStatements, type Compilable } from "./dialect.js";
+import { byString, executeAll, upsert, withStatements, type Compilable } from "./dialect.js";
 import { BUCKET_BITS, BUCKET_LEVELS } from "./buckets.js";
 import type { SqlLeaderboardsOptions } from "./options.js";
 import { KeyedQueue } from "./queue.js";
@@ -81,7 +81,6 @@ export function fusedBoards(store: LeaderboardStore): FusedBoards | undefined {
   return fusedStores.get(store);
 }
 
-const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A change of `n` entries at one (board, score). */
 export type CounterMove = { readonly board: string; readonly score: number; readonly n: number };

@@ -1,10 +1,10 @@
-import { GamifyError, planAwards, type AwardOutcome, type AwardRequest, type EventPage, type GamifyEvent, type LeaderboardStore, type Storage, type UserPage, type UserState } from "@gamifykit/core";
+import { GamifyError, type AwardOutcome, type AwardRequest, type EventPage, type GamifyEvent, type LeaderboardStore, type Storage, type UserPage, type UserState } from "@gamifykit/core";
 import { sql } from "kysely";
-import { boardMoves, eventRow, planCall, planDocument, scopeOf, stateFromRows, stateQuery, writesNothing, type AwardScope, type StoredState } from "./award-plan.js";
+import { boardMoves, eventRow, planCall, planDocument, planFromState, scopeOf, stateFromRows, stateQuery, writesNothing, type AwardScope, type StoredState } from "./award-plan.js";
 import { awardRoutineName } from "./award-routine.js";
 import { Lifecycle, SqlHandle, num, type Db, type Row, type Trx } from "./connection.js";
 import { isMissingRoutine, wrapError } from "./errors.js";
-import { executeAll, insertIgnore, upsert, type Compilable } from "./dialect.js";
+import { byString, executeAll, insertIgnore, upsert, type Compilable } from "./dialect.js";
 import { fusedBoards } from "./leaderboards.js";
 import type { SqlStorageOptions } from "./options.js";
 import { KeyedQueue } from "./queue.js";
@@ -143,11 +143,7 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
     const state = stateFromRows((await stateQuery(dialect, t, scope, now).execute(trx)).rows);
 
     // Plan every request before writing, so OUT_OF_RANGE writes nothing.
-    const { outcomes, totals, levels, keys: recorded, events } = planAwards(userId, requests, {
-      total: (metric) => state.totals.get(metric),
-      level: (metric) => state.levels.get(metric),
-      replay: (key) => state.replays.get(key),
-    });
+    const { outcomes, totals, levels, keys: recorded, events } = planFromState(userId, requests, state);
 
     // The applied delta goes to the award's boards (a replay or a clamped-away change moves none).
     const moves = boards === undefined ? [] : boardMoves(requests, outcomes);
@@ -166,7 +162,7 @@ export function createSqlStorage(handle: SqlHandle, ttl: number, leaderboards?: 
     if (events.length > 0) statements.push(trx.insertInto(t.events).values(events.map(eventRow)));
     if (recorded.size > 0) {
       const rows = [...recorded]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .sort(([a], [b]) => byString(a, b))
         .map(([key, outcome]) => ({ user_id: userId, idem_key: key, outcome: JSON.stringify(outcome), expires_at: now + ttl }));
       // Upsert: an expired key's row may still be there, waiting for the sweep.
       statements.push(
